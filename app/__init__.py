@@ -1,0 +1,1 @@
+"""mangacolor desktop application (PySide6). Thin: all work happens in mangacolor.core."""

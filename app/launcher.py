@@ -1,0 +1,27 @@
+"""Entry point of the ``mangacolor`` command: no arguments opens the window, otherwise the CLI.
+
+Qt is imported only when the window opens, so the command line starts fast and works without a
+display.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional, Sequence
+
+__all__ = ["main"]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv == ["--gui"]:
+        from .main_window import run_app
+
+        return run_app()
+    from mangacolor.core.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""Reading and writing pages.
+
+Reading (DESIGN 4.1): PNG, JPEG, WebP, TIFF, BMP; 1/8/16-bit; gray, RGB, RGBA, LA, palette,
+CMYK; EXIF orientation applied; alpha composited on white; Pillow's decompression-bomb limit on.
+Writing is atomic (a temporary name in the target folder, then ``os.replace``), so a crash or a
+cancel never leaves a truncated file and never touches an existing file until the new one is
+complete.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Optional, Union
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ARCHIVE_SUFFIXES",
+    "MAX_PAGE_PIXELS",
+    "PageReadError",
+    "Page",
+    "PageSource",
+    "read_page",
+    "decode_page",
+    "write_image",
+    "atomic_write_bytes",
+    "natural_key",
+    "collect_sources",
+]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
+ARCHIVE_SUFFIXES = (".cbz", ".zip")
+
+#: Pages larger than this many pixels are refused (decompression-bomb guard; 16k x 16k).
+MAX_PAGE_PIXELS = 16384 * 16384
+Image.MAX_IMAGE_PIXELS = MAX_PAGE_PIXELS
+
+
+class PageReadError(Exception):
+    """A page could not be read. ``str(err)`` is a one-line reason that names the page."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+@dataclass
+class Page:
+    """A decoded page.
+
+    Attributes:
+        rgb: uint8 (H, W, 3) sRGB, EXIF orientation applied, alpha composited on white. For
+            gray pages the three channels are equal.
+        name: display name (file name or archive member).
+        is_gray: True when the source had no color channels (L, LA, 1, I;16, gray palette).
+        dpi: (x, y) dots per inch from the file, or None.
+        icc_profile: the file's embedded ICC profile bytes, or None (the pixels are converted
+            to sRGB when a profile is present, so written results are tagged sRGB).
+    """
+
+    rgb: np.ndarray
+    name: str = ""
+    is_gray: bool = False
+    dpi: Optional[tuple] = None
+    icc_profile: Optional[bytes] = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+    @property
+    def gray(self) -> np.ndarray:
+        """uint8 (H, W) gray (Rec. 601 luma of the sRGB values; the channel itself when gray)."""
+        if self.is_gray:
+            return self.rgb[..., 0]
+        r, g, b = (self.rgb[..., i].astype(np.float32) for i in range(3))
+        return np.clip(0.299 * r + 0.587 * g + 0.114 * b + 0.5, 0, 255).astype(np.uint8)
+
+
+def _to_rgb8(img: Image.Image) -> tuple[np.ndarray, bool]:
+    """Convert any Pillow mode to uint8 RGB, compositing alpha on white."""
+    mode = img.mode
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img).astype(np.float64)
+        top = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
+        g = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(g[..., None], 3, axis=2), True
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        top = 1.0 if arr.max(initial=0) <= 1.0 else 255.0
+        g = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(g[..., None], 3, axis=2), True
+    if mode in ("1", "L"):
+        g = np.asarray(img.convert("L"))
+        return np.repeat(g[..., None], 3, axis=2), True
+    if mode in ("LA", "La", "RGBA", "RGBa", "PA"):
+        rgba = np.asarray(img.convert("RGBA")).astype(np.float32)
+        alpha = rgba[..., 3:4] / 255.0
+        rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+        out = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+        return out, mode in ("LA", "La")
+    if mode != "RGB":  # CMYK, YCbCr, LAB, HSV ...
+        img = img.convert("RGB")
+    rgb = np.asarray(img)
+    if rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype != np.uint8:
+        rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(rgb), False
+
+
+def decode_page(data: Union[bytes, Path, str], name: str = "") -> Page:
+    """Decode a page from bytes or a path.
+
+    Args:
+        data: encoded image bytes, or a file path.
+        name: name used in error messages (defaults to the path).
+
+    Returns:
+        :class:`Page`.
+
+    Raises:
+        PageReadError: empty, truncated, corrupt, unsupported or oversized (decompression bomb)
+            input, with a one-line reason.
+    """
+    if isinstance(data, (str, Path)):
+        name = name or str(data)
+        try:
+            data = Path(data).read_bytes()
+        except OSError as e:
+            raise PageReadError(name, f"cannot read file ({e.strerror or e})") from None
+    if len(data) == 0:
+        raise PageReadError(name, "empty file (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            icc = img.info.get("icc_profile")
+            dpi = img.info.get("dpi")
+            img = ImageOps.exif_transpose(img)
+            if icc and img.mode in ("RGB", "RGBA", "CMYK"):
+                try:
+                    src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                    dst = ImageCms.createProfile("sRGB")
+                    out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
+                    img = ImageCms.profileToProfile(img, src, dst, outputMode=out_mode)
+                except Exception:  # a broken profile: keep the pixels as they are
+                    pass
+            rgb, is_gray = _to_rgb8(img)
+    except Image.DecompressionBombError:
+        raise PageReadError(name, f"image is larger than the {MAX_PAGE_PIXELS:,}-pixel limit") from None
+    except PageReadError:
+        raise
+    except Image.UnidentifiedImageError:
+        raise PageReadError(name, "not an image file (unrecognized format)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise PageReadError(name, f"corrupt or truncated image ({e})") from None
+    if rgb.ndim != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise PageReadError(name, "image has no pixels")
+    if dpi is not None:
+        try:
+            dpi = (float(dpi[0]), float(dpi[1]))
+        except (TypeError, ValueError, IndexError):
+            dpi = None
+    return Page(rgb=rgb, name=name, is_gray=is_gray, dpi=dpi, icc_profile=icc)
+
+
+def read_page(path: Union[str, Path]) -> Page:
+    """Read a page file. See :func:`decode_page` for formats and errors."""
+    return decode_page(Path(path), name=str(path))
+
+
+def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename).
+
+    Raises:
+        OSError: the folder cannot be created or written; the target is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "tif": "TIFF", "tiff": "TIFF", "bmp": "BMP"}
+
+
+def encode_image(rgb: np.ndarray, fmt: str = "png", quality: int = 95, dpi: Optional[tuple] = None) -> bytes:
+    """Encode uint8 (H, W, 3) sRGB (or (H, W) gray) to bytes in ``fmt`` (png, jpg, webp, tiff, bmp).
+
+    The result is tagged sRGB (ICC profile) and keeps ``dpi`` when given.
+
+    Raises:
+        ValueError: unknown format.
+    """
+    key = fmt.lower().lstrip(".")
+    if key not in _FORMATS:
+        raise ValueError(f"unknown image format {fmt!r}; use one of png, jpg, webp, tiff, bmp")
+    img = Image.fromarray(np.ascontiguousarray(rgb))
+    kwargs = {}
+    if dpi:
+        kwargs["dpi"] = tuple(float(v) for v in dpi)
+    if _FORMATS[key] in ("JPEG", "WEBP"):
+        kwargs["quality"] = int(quality)
+    try:
+        kwargs["icc_profile"] = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    except Exception:
+        pass
+    buf = io.BytesIO()
+    img.save(buf, format=_FORMATS[key], **kwargs)
+    return buf.getvalue()
+
+
+def write_image(path: Union[str, Path], rgb: np.ndarray, fmt: Optional[str] = None, quality: int = 95,
+                dpi: Optional[tuple] = None) -> Path:
+    """Encode and write an image atomically.
+
+    Args:
+        path: target file; its suffix chooses the format when ``fmt`` is None.
+        rgb: uint8 (H, W, 3) sRGB or (H, W) gray.
+        fmt: png, jpg, webp, tiff or bmp.
+        quality: JPEG/WebP quality 1-100.
+        dpi: (x, y) dots per inch to record, or None.
+
+    Returns:
+        The written path.
+
+    Raises:
+        ValueError: unknown format. OSError: the file cannot be written.
+    """
+    path = Path(path)
+    fmt = fmt or path.suffix.lstrip(".") or "png"
+    atomic_write_bytes(path, encode_image(rgb, fmt, quality, dpi))
+    return path
+
+
+def natural_key(text: str) -> list:
+    """Sort key that orders embedded numbers numerically ("page2" before "page10")."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(text))]
+
+
+@dataclass
+class PageSource:
+    """Where one page comes from.
+
+    Attributes:
+        rel: relative path of the page inside its input (file stem and folders kept in the output).
+        path: the file on disk (an image, or the archive that holds the page).
+        member: the entry name inside the archive, or None for a plain file.
+        group: the input this page belongs to (the folder or archive given by the user).
+    """
+
+    rel: PurePosixPath
+    path: Path
+    member: Optional[str] = None
+    group: Optional[Path] = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.path}:{self.member}" if self.member else str(self.path)
+
+    def read_bytes(self) -> bytes:
+        if self.member is None:
+            return self.path.read_bytes()
+        with zipfile.ZipFile(self.path) as zf:
+            return zf.read(self.member)
+
+    def load(self) -> Page:
+        """Decode the page. Raises :class:`PageReadError` with a one-line reason."""
+        try:
+            data = self.read_bytes()
+        except (OSError, KeyError, zipfile.BadZipFile) as e:
+            raise PageReadError(self.name, f"cannot read ({e})") from None
+        return decode_page(data, name=self.name)
+
+
+def _archive_members(path: Path) -> list[str]:
+    from .archive import list_archive_pages  # local import: archives are optional for plain files
+
+    return list_archive_pages(path)
+
+
+def collect_sources(inputs: Iterable[Union[str, Path]]) -> list[PageSource]:
+    """Expand files, folders (recursive, natural order) and .cbz/.zip archives into pages.
+
+    A folder ``chapter`` given as input yields pages with ``rel`` relative to ``chapter`` under a
+    top folder named ``chapter``; a single file yields just its name; an archive ``ch1.cbz`` yields
+    ``ch1/<member path>``. Hidden files and non-image files inside folders are ignored; a file
+    given explicitly is always included (so that a bad file is reported, not silently dropped).
+
+    Raises:
+        FileNotFoundError: an input does not exist.
+    """
+    out: list[PageSource] = []
+    for raw in inputs:
+        p = Path(raw)
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or folder")
+        if p.is_dir():
+            files = [
+                f for f in p.rglob("*")
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                and f.suffix.lower() in IMAGE_SUFFIXES + ARCHIVE_SUFFIXES
+            ]
+            files.sort(key=lambda f: natural_key(f.relative_to(p).as_posix()))
+            for f in files:
+                rel = PurePosixPath(p.name) / f.relative_to(p).as_posix()
+                if f.suffix.lower() in ARCHIVE_SUFFIXES:
+                    for m in _archive_members(f):
+                        out.append(PageSource(rel=rel.with_suffix("") / m, path=f, member=m, group=f))
+                else:
+                    out.append(PageSource(rel=rel, path=f, group=p))
+        elif p.suffix.lower() in ARCHIVE_SUFFIXES:
+            for m in _archive_members(p):
+                out.append(PageSource(rel=PurePosixPath(p.stem) / m, path=p, member=m, group=p))
+        else:
+            out.append(PageSource(rel=PurePosixPath(p.name), path=p, group=None))
+    return out

@@ -1,0 +1,64 @@
+"""Model registry: build colorization networks by name from a JSON-able config dict.
+
+Every model in the registry follows one interface (:class:`ColorizationModel`):
+
+- ``forward(lightness)``: float (B, 1, H, W) L* in [0, 100], H and W multiples of
+  ``model.stride`` -> float (B, 2, H, W) a*b* in CIE units, bounded to [-127, 127];
+- ``config``: the dict it was built from (stored in the model card), with ``name``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable, Dict
+
+import torch
+from torch import nn
+
+__all__ = ["ColorizationModel", "register", "build_model", "available_models"]
+
+_REGISTRY: Dict[str, Callable[..., "ColorizationModel"]] = {}
+
+
+class ColorizationModel(nn.Module):
+    """Base class: L* in, a*b* out (see module docstring). ``stride``: H, W must be multiples."""
+
+    stride: int = 8
+    config: dict
+
+    def forward(self, lightness: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def register(name: str):
+    """Class decorator: make a :class:`ColorizationModel` constructible by ``name``."""
+
+    def deco(cls):
+        if name in _REGISTRY:
+            raise ValueError(f"model name {name!r} is registered twice")
+        _REGISTRY[name] = cls
+        cls.registry_name = name
+        return cls
+
+    return deco
+
+
+def available_models() -> list[str]:
+    """Names accepted by :func:`build_model`."""
+    return sorted(_REGISTRY)
+
+
+def build_model(config: dict) -> ColorizationModel:
+    """Build a model from ``{"name": <registered name>, **keyword arguments}``.
+
+    Raises:
+        KeyError: unknown name (the message lists the known ones).
+        TypeError: a keyword the model does not take.
+    """
+    cfg = copy.deepcopy(dict(config))
+    name = cfg.pop("name", None)
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model architecture {name!r}; known: {', '.join(available_models())}")
+    model = _REGISTRY[name](**cfg)
+    model.config = {"name": name, **cfg}
+    return model

@@ -1,0 +1,235 @@
+"""From a page to a colorized page (DESIGN.md 4).
+
+1. read the page (:mod:`mangacolor.core.imageio`);
+2. L* at full resolution (:func:`mangacolor.core.color.gray_to_lightness`);
+3. resize L* so the short side is the render size, pad to a multiple of the model stride;
+4. run the network once per page (fp16 autocast on CUDA);
+5. upsample a*b* to full resolution, combine with the page's own full-resolution L*, convert to
+   sRGB: ink and screentone stay pixel-exact, only chroma is predicted.
+
+CUDA out-of-memory is retried at a smaller render size, then on the CPU (:class:`Colorizer`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional, Union
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import load_checkpoint
+from .color import gray_to_lightness, lab_to_srgb, srgb_to_lab
+from .device import device_name, resolve_device
+from .imageio import Page, PageReadError, PageSource
+from .models import ColorizationModel
+from .progress import Cancelled, Progress
+
+__all__ = ["Colorizer", "ColorizedPage", "PageResult", "page_lightness", "combine_lab", "colorize_sources",
+           "DEFAULT_RENDER_SIZE", "MIN_RENDER_SIZE"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RENDER_SIZE = 512
+MIN_RENDER_SIZE = 128
+
+
+def page_lightness(page: Page) -> np.ndarray:
+    """Full-resolution L* of a page: float32 (H, W) in [0, 100].
+
+    Gray pages use the exact L* of their gray value; color pages the L* of their sRGB colors.
+    """
+    if page.is_gray:
+        return gray_to_lightness(page.rgb[..., 0])
+    return srgb_to_lab(page.rgb)[..., 0]
+
+
+def combine_lab(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """sRGB page from its own L* and a predicted a*b*.
+
+    Args:
+        lightness: float32 (H, W), L* [0, 100].
+        ab: float32 (H, W, 2), a*b* (same H, W).
+
+    Returns:
+        uint8 (H, W, 3) sRGB (out-of-gamut colors clipped).
+
+    Raises:
+        ValueError: shapes differ.
+    """
+    if ab.shape[:2] != lightness.shape:
+        raise ValueError(f"a*b* shape {ab.shape[:2]} does not match L* shape {lightness.shape}")
+    lab = np.empty(lightness.shape + (3,), np.float32)
+    lab[..., 0] = lightness
+    lab[..., 1:] = ab
+    return lab_to_srgb(lab, as_uint8=True)
+
+
+@dataclass
+class ColorizedPage:
+    """The result of colorizing one page.
+
+    Attributes:
+        rgb: uint8 (H, W, 3) sRGB colorized page, same pixel size as the input.
+        lightness: float32 (H, W), the page's own L* [0, 100].
+        ab: float32 (H, W, 2), predicted a*b* at full resolution.
+        render_size: short side (pixels) the network actually ran at.
+        device: the device it ran on ("cpu", "cuda:0").
+        seconds: wall time of the prediction.
+    """
+
+    rgb: np.ndarray
+    lightness: np.ndarray
+    ab: np.ndarray
+    render_size: int
+    device: str
+    seconds: float
+
+
+class Colorizer:
+    """Owns a loaded model on a device and colorizes pages.
+
+    Args:
+        model: a registry model (see :mod:`mangacolor.core.models`).
+        card: its model card (``render_size`` is the default render size).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        render_size: short side in pixels the network runs at (None: the card's, else 512).
+        half: fp16 autocast on CUDA.
+
+    Raises:
+        ValueError: an unavailable device.
+    """
+
+    def __init__(self, model: ColorizationModel, card: Optional[dict] = None, device: str = "auto",
+                 render_size: Optional[int] = None, half: bool = True):
+        self.card = card or {}
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.render_size = int(render_size or self.card.get("render_size") or DEFAULT_RENDER_SIZE)
+        self.half = half
+
+    @classmethod
+    def from_checkpoint(cls, path: Union[str, Path], **kwargs) -> "Colorizer":
+        """Load a checkpoint (see :func:`mangacolor.core.checkpoint.load_checkpoint`) into a Colorizer."""
+        model, card = load_checkpoint(path)
+        c = cls(model, card, **kwargs)
+        c.model_path = Path(path)
+        return c
+
+    @property
+    def device_label(self) -> str:
+        """Human name of the device ("NVIDIA H100 (79 GB)", "CPU (2 threads)")."""
+        return device_name(self.device)
+
+    @property
+    def model_label(self) -> str:
+        """Short model description for status bars."""
+        name = self.card.get("name") or self.card.get("architecture", {}).get("name", "model")
+        ext = self.card.get("architecture", {}).get("extractor")
+        return f"{name} ({ext})" if ext else str(name)
+
+    def _predict(self, lightness: np.ndarray, render_size: int, device: torch.device) -> np.ndarray:
+        h, w = lightness.shape
+        scale = min(1.0, render_size / min(h, w))
+        rh, rw = max(8, round(h * scale)), max(8, round(w * scale))
+        small = cv2.resize(lightness, (rw, rh), interpolation=cv2.INTER_AREA) if (rh, rw) != (h, w) else lightness
+        s = self.model.stride
+        ph, pw = (-rh) % s, (-rw) % s
+        x = torch.from_numpy(np.ascontiguousarray(small))[None, None].to(device)
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        model = self.model if next(self.model.parameters()).device == device else self.model.to(device)
+        with torch.inference_mode():
+            if device.type == "cuda" and self.half:
+                with torch.autocast("cuda", dtype=torch.float16):
+                    ab = model(x)
+            else:
+                ab = model(x)
+        ab = ab.float()[0, :, :rh, :rw]
+        if (rh, rw) != (h, w):
+            ab = F.interpolate(ab[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+        return ab.permute(1, 2, 0).cpu().numpy().astype(np.float32)
+
+    def predict_ab(self, lightness: np.ndarray, render_size: Optional[int] = None) -> tuple[np.ndarray, int, str]:
+        """Predict full-resolution a*b* for a page's L*.
+
+        On CUDA out-of-memory the render size is reduced (x0.75 down to 128 px), then the page
+        runs on the CPU; the model stays on its device for the next page.
+
+        Args:
+            lightness: float32 (H, W), L* [0, 100].
+            render_size: short side to run at (default: ``self.render_size``); pages smaller
+                than this run at their own size.
+
+        Returns:
+            (ab float32 (H, W, 2), render size used, device used).
+        """
+        size = int(render_size or self.render_size)
+        device = self.device
+        while True:
+            try:
+                ab = self._predict(lightness, size, device)
+                return ab, min(size, min(lightness.shape)), str(device)
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                if size > MIN_RENDER_SIZE:
+                    size = max(MIN_RENDER_SIZE, int(size * 0.75) // 8 * 8)
+                    log.warning("CUDA out of memory; retrying at render size %d", size)
+                else:
+                    log.warning("CUDA out of memory at the smallest render size; running this page on the CPU")
+                    device = torch.device("cpu")
+                    size = int(render_size or self.render_size)
+                    ab = self._predict(lightness, size, device)
+                    self.model.to(self.device)
+                    return ab, min(size, min(lightness.shape)), "cpu"
+
+    def colorize_page(self, page: Page, render_size: Optional[int] = None) -> ColorizedPage:
+        """Colorize one decoded page; the output has the input's pixel size and its own L*."""
+        t0 = time.perf_counter()
+        L = page_lightness(page)
+        ab, used, dev = self.predict_ab(L, render_size)
+        rgb = combine_lab(L, ab)
+        return ColorizedPage(rgb=rgb, lightness=L, ab=ab, render_size=used, device=dev,
+                             seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class PageResult:
+    """One step of :func:`colorize_sources`: the source, and either a result or an error."""
+
+    source: PageSource
+    page: Optional[Page] = None
+    result: Optional[ColorizedPage] = None
+    error: Optional[str] = None
+
+
+def colorize_sources(colorizer: Colorizer, sources: Iterable[PageSource], progress: Optional[Progress] = None,
+                     render_size: Optional[int] = None) -> Iterator[PageResult]:
+    """Colorize pages one by one, as a generator.
+
+    Unreadable pages yield a :class:`PageResult` with ``error`` set (one line) and the run goes
+    on. ``progress`` is reported after every page and checked before every page: a cancel stops
+    the generator cleanly between pages (no :class:`Cancelled` escapes).
+    """
+    sources = list(sources)
+    progress = progress or Progress()
+    total = len(sources)
+    for i, src in enumerate(sources):
+        try:
+            progress.check()
+        except Cancelled:
+            return
+        try:
+            page = src.load()
+            res = PageResult(src, page, colorizer.colorize_page(page, render_size))
+        except PageReadError as e:
+            res = PageResult(src, error=str(e))
+        except (RuntimeError, ValueError, MemoryError) as e:
+            res = PageResult(src, error=f"{src.name}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        progress.report(i + 1, total, src.rel.as_posix())
+        yield res

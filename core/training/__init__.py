@@ -1,0 +1,1 @@
+"""Training: datasets of color art, the manga-look augmentation, and the training loop."""

@@ -61,7 +61,8 @@ class Page:
         rgb: uint8 (H, W, 3) sRGB, EXIF orientation applied, alpha composited on white. For
             gray pages the three channels are equal.
         name: display name (file name or archive member).
-        is_gray: True when the source had no color channels (L, LA, 1, I;16, gray palette).
+        is_gray: True when the page has no color: a gray mode (L, LA, 1, I;16) or three equal
+            channels.
         dpi: (x, y) dots per inch from the file, or None.
         icc_profile: the file's embedded ICC profile bytes, or None (the pixels are converted
             to sRGB when a profile is present, so written results are tagged sRGB).
@@ -117,7 +118,9 @@ def _to_rgb8(img: Image.Image) -> tuple[np.ndarray, bool]:
     rgb = np.asarray(img)
     if rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype != np.uint8:
         rgb = np.clip(rgb, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(rgb), False
+    # a gray page stored as RGB (WebP, some scans) has three equal channels
+    gray = bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
+    return np.ascontiguousarray(rgb), gray
 
 
 def decode_page(data: Union[bytes, Path, str], name: str = "") -> Page:
@@ -144,6 +147,10 @@ def decode_page(data: Union[bytes, Path, str], name: str = "") -> Page:
         raise PageReadError(name, "empty file (0 bytes)")
     try:
         with Image.open(io.BytesIO(data)) as img:
+            # Pillow only raises past twice its limit (a warning in between): check the header here.
+            if img.size[0] * img.size[1] > MAX_PAGE_PIXELS:
+                raise PageReadError(name, f"image is {img.size[0]}x{img.size[1]}, over the "
+                                          f"{MAX_PAGE_PIXELS:,}-pixel limit (decompression-bomb guard)")
             img.load()
             icc = img.info.get("icc_profile")
             dpi = img.info.get("dpi")
@@ -295,13 +302,13 @@ class PageSource:
         return decode_page(data, name=self.name)
 
 
-def _archive_members(path: Path) -> list[str]:
+def _archive_members(path: Path, limits: Optional[dict] = None) -> list[str]:
     from .archive import list_archive_pages  # local import: archives are optional for plain files
 
-    return list_archive_pages(path)
+    return list_archive_pages(path, **(limits or {}))
 
 
-def collect_sources(inputs: Iterable[Union[str, Path]]) -> list[PageSource]:
+def collect_sources(inputs: Iterable[Union[str, Path]], archive_limits: Optional[dict] = None) -> list[PageSource]:
     """Expand files, folders (recursive, natural order) and .cbz/.zip archives into pages.
 
     A folder ``chapter`` given as input yields pages with ``rel`` relative to ``chapter`` under a
@@ -309,8 +316,12 @@ def collect_sources(inputs: Iterable[Union[str, Path]]) -> list[PageSource]:
     ``ch1/<member path>``. Hidden files and non-image files inside folders are ignored; a file
     given explicitly is always included (so that a bad file is reported, not silently dropped).
 
+    ``archive_limits`` are keyword arguments for :func:`mangacolor.core.archive.list_archive_pages`
+    (``max_pages``, ``max_bytes``, ``max_entry_bytes``).
+
     Raises:
         FileNotFoundError: an input does not exist.
+        mangacolor.core.archive.ArchiveError: an unsafe or oversized archive.
     """
     out: list[PageSource] = []
     for raw in inputs:
@@ -327,12 +338,12 @@ def collect_sources(inputs: Iterable[Union[str, Path]]) -> list[PageSource]:
             for f in files:
                 rel = PurePosixPath(p.name) / f.relative_to(p).as_posix()
                 if f.suffix.lower() in ARCHIVE_SUFFIXES:
-                    for m in _archive_members(f):
+                    for m in _archive_members(f, archive_limits):
                         out.append(PageSource(rel=rel.with_suffix("") / m, path=f, member=m, group=f))
                 else:
                     out.append(PageSource(rel=rel, path=f, group=p))
         elif p.suffix.lower() in ARCHIVE_SUFFIXES:
-            for m in _archive_members(p):
+            for m in _archive_members(p, archive_limits):
                 out.append(PageSource(rel=PurePosixPath(p.stem) / m, path=p, member=m, group=p))
         else:
             out.append(PageSource(rel=PurePosixPath(p.name), path=p, group=None))

@@ -1,0 +1,92 @@
+"""Deep Koalarization network: shapes, ranges, frozen feature extractor, registry."""
+
+import pytest
+import torch
+
+from conftest import TINY_CONFIG
+from mangacolor.core.models import available_models, build_model
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return build_model(TINY_CONFIG)
+
+
+@pytest.mark.parametrize("hw", [(64, 64), (96, 40), (128, 72)])
+def test_output_shape_and_range(tiny, hw):
+    L = torch.rand(2, 1, *hw) * 100
+    ab = tiny(L)
+    assert ab.shape == (2, 2, *hw)
+    assert ab.dtype == torch.float32
+    assert ab.abs().max() <= 127.0 + 1e-4
+
+
+def test_sizes_not_multiple_of_8_are_refused_by_the_network(tiny):
+    with pytest.raises(ValueError, match="divisible by 8"):
+        tiny(torch.rand(1, 1, 60, 64) * 100)
+
+
+def test_feature_extractor_stays_frozen_and_in_eval_mode(tiny):
+    tiny.train()
+    assert tiny.training
+    assert not tiny.extractor.training
+    assert all(not m.training for m in tiny.extractor.modules())
+    assert all(not p.requires_grad for p in tiny.extractor.parameters())
+    # one training step changes the encoder but not the extractor (no BatchNorm drift either)
+    before = {k: v.clone() for k, v in tiny.extractor.state_dict().items()}
+    enc_before = tiny.encoder[0][0].weight.clone()
+    opt = torch.optim.SGD([p for p in tiny.parameters() if p.requires_grad], lr=0.1)
+    loss = tiny(torch.rand(2, 1, 64, 64) * 100).pow(2).mean()
+    loss.backward()
+    opt.step()
+    tiny.eval()
+    assert all(torch.equal(before[k], v) for k, v in tiny.extractor.state_dict().items())
+    assert not torch.equal(enc_before, tiny.encoder[0][0].weight)
+
+
+def test_embedding_logits_vs_prelogits():
+    logits = build_model({**TINY_CONFIG, "embedding": "logits"})
+    pre = build_model(TINY_CONFIG)
+    L = torch.rand(1, 1, 64, 64) * 100
+    assert logits.embed(L).shape == (1, logits.extractor.num_classes)
+    assert pre.embed(L).shape == (1, pre.extractor.num_features)
+    assert logits.embedding_dim != pre.embedding_dim
+
+
+def test_global_embedding_is_fused_at_every_cell():
+    """The page embedding changes the prediction everywhere (tiling + 1x1 fusion)."""
+    torch.manual_seed(0)
+    tiny = build_model(TINY_CONFIG).eval()
+    L = torch.rand(1, 1, 64, 64) * 100
+    e = tiny.embed(L)
+    with torch.no_grad():
+        a = tiny(L, embedding=e)
+        b = tiny(L, embedding=e + 5.0)
+    diff = (a - b).abs().sum(1)[0]
+    assert (diff > 0).float().mean() > 0.9
+
+
+def test_paper_layer_layout():
+    """Encoder/decoder channel counts of DESIGN 3.1 at width 1 (extractor kept tiny)."""
+    m = build_model({**TINY_CONFIG, "width": 1.0})
+    convs = [l for l in m.encoder.modules() if isinstance(l, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 128, 128, 256, 256, 512, 512, 256]
+    assert [c.stride[0] for c in convs] == [2, 1, 2, 1, 2, 1, 1, 1]
+    dec = [l for l in m.decoder.modules() if isinstance(l, torch.nn.Conv2d)]
+    assert [c.out_channels for c in dec] == [128, 64, 64, 32, 2]
+    assert m.fusion[0].kernel_size == (1, 1) and m.fusion[0].out_channels == 256
+    assert m.fusion[0].in_channels == 256 + m.embedding_dim
+
+
+def test_registry_builds_by_name_and_rejects_unknown():
+    assert "koalarization" in available_models()
+    m = build_model(TINY_CONFIG)
+    assert m.config["name"] == "koalarization" and m.config["extractor"] == "test_efficientnet"
+    with pytest.raises(KeyError, match="unknown model architecture"):
+        build_model({"name": "no-such-net"})
+
+
+def test_any_timm_name_works_as_extractor():
+    m = build_model({**TINY_CONFIG, "extractor": "test_resnet"})
+    assert m(torch.rand(1, 1, 32, 32) * 100).shape == (1, 2, 32, 32)

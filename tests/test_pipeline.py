@@ -1,0 +1,66 @@
+"""Page pipeline on real manga pages: full-resolution L*, render size, padding, cancel."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mangacolor.core.color import srgb_to_lab
+from mangacolor.core.imageio import Page, collect_sources, read_page
+from mangacolor.core.pipeline import Colorizer, colorize_sources, page_lightness
+from mangacolor.core.progress import Progress
+
+
+@pytest.fixture(scope="module")
+def colorizer(tiny_model_path):
+    return Colorizer.from_checkpoint(tiny_model_path, device="cpu")
+
+
+def test_real_page_keeps_size_and_its_own_lightness(colorizer, bw_pages):
+    page = read_page(bw_pages[1])
+    res = colorizer.colorize_page(page)
+    assert res.rgb.shape == page.rgb.shape and res.rgb.dtype == np.uint8
+    assert res.render_size == 128  # from the card
+    assert res.ab.shape == page.rgb.shape[:2] + (2,)
+    L_out = srgb_to_lab(res.rgb)[..., 0]
+    assert np.abs(L_out - page_lightness(page)).mean() < 1.5
+    assert np.hypot(res.ab[..., 0], res.ab[..., 1]).mean() > 0.1
+
+
+@pytest.mark.parametrize("hw", [(101, 77), (64, 64), (333, 250)])
+def test_odd_sizes_are_padded_and_cropped(colorizer, hw):
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 255, hw, dtype=np.uint8)
+    page = Page(rgb=np.repeat(g[..., None], 3, axis=2), is_gray=True)
+    res = colorizer.colorize_page(page, render_size=96)
+    assert res.rgb.shape == hw + (3,)
+
+
+def test_render_size_changes_network_resolution_not_output_size(colorizer, bw_pages):
+    page = read_page(bw_pages[0])
+    small = colorizer.colorize_page(page, render_size=64)
+    big = colorizer.colorize_page(page, render_size=160)
+    assert small.render_size == 64 and big.render_size == 160
+    assert small.rgb.shape == big.rgb.shape == page.rgb.shape
+
+
+def test_generator_reports_progress_and_stops_on_cancel(colorizer, bw_pages, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really")
+    sources = collect_sources([bw_pages[0], bad, bw_pages[2], bw_pages[3]])
+    seen = []
+    prog = Progress(lambda d, t, m: seen.append((d, t)))
+    out = []
+    for r in colorize_sources(colorizer, sources, prog, render_size=64):
+        out.append(r)
+        if len(out) == 2:
+            prog.cancel()
+    assert len(out) == 2 and seen == [(1, 4), (2, 4)]
+    assert out[0].result is not None and out[1].error and "broken.jpg" in out[1].error
+
+
+def test_color_page_input_uses_its_lightness(colorizer, color_pages):
+    with Image.open(color_pages[0]) as im:
+        im = im.convert("RGB").resize((300, 415))
+    page = Page(rgb=np.asarray(im).copy(), is_gray=False)
+    res = colorizer.colorize_page(page, render_size=96)
+    assert np.abs(srgb_to_lab(res.rgb)[..., 0] - srgb_to_lab(page.rgb)[..., 0]).mean() < 1.5

@@ -61,8 +61,8 @@ class Page:
         rgb: uint8 (H, W, 3) sRGB, EXIF orientation applied, alpha composited on white. For
             gray pages the three channels are equal.
         name: display name (file name or archive member).
-        is_gray: True when the page has no color: a gray mode (L, LA, 1, I;16) or three equal
-            channels.
+        is_gray: True when the page has no color: a gray mode (L, LA, 1, I;16) or three
+            channels equal within 2 levels.
         dpi: (x, y) dots per inch from the file, or None.
         icc_profile: the file's embedded ICC profile bytes, or None (the pixels are converted
             to sRGB when a profile is present, so written results are tagged sRGB).
@@ -118,8 +118,9 @@ def _to_rgb8(img: Image.Image) -> tuple[np.ndarray, bool]:
     rgb = np.asarray(img)
     if rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype != np.uint8:
         rgb = np.clip(rgb, 0, 255).astype(np.uint8)
-    # a gray page stored as RGB (WebP, some scans) has three equal channels
-    gray = bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
+    # a gray page stored as RGB (WebP, some scans) has three equal channels, up to codec rounding
+    r, g, b = (rgb[..., i].astype(np.int16) for i in range(3))
+    gray = bool(np.abs(r - g).max(initial=0) <= 2 and np.abs(g - b).max(initial=0) <= 2)
     return np.ascontiguousarray(rgb), gray
 
 

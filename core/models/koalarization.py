@@ -11,6 +11,11 @@ Four parts (DESIGN.md 3.1), 3x3 convolutions with padding 1 and ReLU unless note
   features, then a 1x1 convolution to 256 + ReLU;
 - decoder: 128, up x2, 64, 64, up x2, 32, conv to 2 + tanh, up x2 (nearest).
 
+``head="classification"`` replaces ``conv to 2 + tanh`` by a 1x1 convolution to the 313 a*b*
+classes of Zhang et al. 2016 (:mod:`mangacolor.core.training.zhang`); ``forward`` still returns
+a*b*, decoded by the annealed mean (T = 0.38), and :meth:`Koalarization.ab_logits` gives the
+logits for the classification loss.
+
 Scaling as in the original code: ``L_in = L/50 - 1``, output ``ab = tanh * 127``.
 ``width`` scales every channel count (1.0 = the paper); it exists for tiny test models and the
 small starter model.
@@ -103,6 +108,9 @@ class Koalarization(ColorizationModel):
         freeze_extractor: keep the extractor frozen and in eval mode (paper).
         width: channel multiplier for encoder, fusion and decoder (1.0 = paper).
         extractor_kwargs: extra keyword arguments for ``timm.create_model``.
+        head: ``"regression"`` (paper: conv to 2 + tanh) or ``"classification"`` (Zhang et al.
+            2016: 313 a*b* classes, annealed-mean decoding).
+        temperature: annealed-mean temperature of the classification head (0.38 in Zhang et al.).
 
     Shapes: ``forward`` takes float (B, 1, H, W) L* in [0, 100] with H, W multiples of 8 and
     returns float (B, 2, H, W) a*b* in [-127, 127].
@@ -113,8 +121,13 @@ class Koalarization(ColorizationModel):
     def __init__(self, extractor: str = "inception_resnet_v2", embedding: str = "logits",
                  extractor_size: int = 299, pretrained: bool = False,
                  extractor_weights: Optional[str] = None, freeze_extractor: bool = True,
-                 width: float = 1.0, extractor_kwargs: Optional[dict] = None):
+                 width: float = 1.0, extractor_kwargs: Optional[dict] = None,
+                 head: str = "regression", temperature: float = 0.38):
         super().__init__()
+        if head not in ("regression", "classification"):
+            raise ValueError(f"head must be 'regression' or 'classification', not {head!r}")
+        self.head = head
+        self.temperature = float(temperature)
         c = lambda n: max(4, int(round(n * width)))  # noqa: E731
         self.extractor_size = int(extractor_size)
         self.freeze_extractor = bool(freeze_extractor)
@@ -132,9 +145,15 @@ class Koalarization(ColorizationModel):
         self.decoder = nn.Sequential(
             _conv(c(256), c(128)), nn.Upsample(scale_factor=2, mode="nearest"),
             _conv(c(128), c(64)), _conv(c(64), c(64)), nn.Upsample(scale_factor=2, mode="nearest"),
-            _conv(c(64), c(32)), nn.Conv2d(c(32), 2, 3, padding=1), nn.Tanh(),
+            _conv(c(64), c(32)),
+            nn.Conv2d(c(32), 2, 3, padding=1) if head == "regression" else nn.Conv2d(c(32), 313, 1),
+            nn.Tanh() if head == "regression" else nn.Identity(),
             nn.Upsample(scale_factor=2, mode="nearest"),
         )
+        if head == "classification":
+            from ..training.zhang import ab_bins_t
+
+            self.register_buffer("ab_bins", ab_bins_t(), persistent=False)
 
     def train(self, mode: bool = True):
         """Switch train/eval; a frozen extractor stays in eval mode (no BatchNorm drift)."""
@@ -180,7 +199,34 @@ class Koalarization(ColorizationModel):
         """
         if lightness.shape[-1] % 8 or lightness.shape[-2] % 8:
             raise ValueError(f"Koalarization needs H and W divisible by 8, got {tuple(lightness.shape[-2:])}")
+        if self.head == "classification":
+            from ..training.zhang import annealed_mean
+
+            ab = annealed_mean(self.ab_logits(lightness, embedding), self.ab_bins, self.temperature)
+            return self.decoder[-1](ab)
         if embedding is None:
             embedding = self.embed(lightness)
         feats = self.encoder(lightness / 50.0 - 1.0)
         return self.decoder(self.fuse(feats, embedding)) * AB_SCALE
+
+    def ab_logits(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Class logits of the classification head (Zhang et al. 2016), before the last upsampling.
+
+        Args:
+            lightness: float (B, 1, H, W), L* in [0, 100], H and W multiples of 8.
+            embedding: optional precomputed (B, D) embedding.
+
+        Returns:
+            float (B, 313, H/2, W/2) logits over the a*b* bins of :mod:`mangacolor.core.training.zhang`.
+
+        Raises:
+            ValueError: the model has the regression head, or H, W not multiples of 8.
+        """
+        if self.head != "classification":
+            raise ValueError("ab_logits needs head='classification'")
+        if lightness.shape[-1] % 8 or lightness.shape[-2] % 8:
+            raise ValueError(f"Koalarization needs H and W divisible by 8, got {tuple(lightness.shape[-2:])}")
+        if embedding is None:
+            embedding = self.embed(lightness)
+        feats = self.encoder(lightness / 50.0 - 1.0)
+        return self.decoder[:-1](self.fuse(feats, embedding))

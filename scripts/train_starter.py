@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=800, help="at most this many faces256 crops")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", type=Path, default=None, help="continue from this checkpoint's weights")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -64,7 +65,14 @@ def main() -> None:
     print(f"train: {len(train_kept)} images {counts}; validation: {len(val_paths)} files; "
           f"loaded in {time.time() - t0:.0f}s", flush=True)
 
-    model = build_model(STARTER_CONFIG)
+    if args.init:
+        from mangacolor.core.checkpoint import load_checkpoint
+
+        model, init_card = load_checkpoint(args.init)
+        prior_steps = int(init_card.get("training", {}).get("steps", 0))
+        print(f"continuing from {args.init} ({prior_steps} steps)", flush=True)
+    else:
+        model, prior_steps = build_model(STARTER_CONFIG), 0
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
@@ -85,7 +93,7 @@ def main() -> None:
                         f"faces256 subsampled to {args.faces}); licenses: see SOURCES.md there (CC BY, CC BY-SA, "
                         "CC BY-NC, CC BY-NC-ND, research-use faces): non-commercial use only",
                 "feature_extractor": "mobilenetv2_050, randomly initialized and trained jointly (no ImageNet weights)",
-                "steps": step, "batch_size": args.batch_size, "crop": args.size, "loss": "chroma-weighted L1 on a*b*/127",
+                "steps": prior_steps + step, "batch_size": args.batch_size, "crop": args.size, "loss": "chroma-weighted L1 on a*b*/127",
                 "optimizer": f"AdamW lr {args.lr} cosine, weight decay 1e-4", "seed": args.seed,
                 "minutes": round((time.time() - start) / 60, 1), "final": final,
                 "command": "python scripts/train_starter.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),

@@ -1,4 +1,5 @@
-"""Entry point of the ``mangacolor`` command: no arguments opens the window, otherwise the CLI.
+"""Entry point of the ``mangacolor`` command: no arguments opens the window, ``--self-test``
+colorizes the bundled sample page and checks it, anything else is the command line.
 
 Qt is imported only when the window opens, so the command line starts fast and works without a
 display.
@@ -14,6 +15,10 @@ __all__ = ["main"]
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--self-test":
+        from mangacolor.core.selftest import run_self_test
+
+        return run_self_test()
     if not argv or argv == ["--gui"]:
         from .main_window import run_app
 

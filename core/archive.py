@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional, Union
 from xml.sax.saxutils import escape
 
-from .imageio import IMAGE_SUFFIXES, natural_key
+from .imageio import IMAGE_SUFFIXES, natural_key, new_file_mode
 
 __all__ = [
     "ArchiveError",
@@ -231,6 +231,10 @@ def write_cbz(path: Union[str, Path], pages: Iterable[tuple[str, Union[bytes, Ca
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        os.chmod(tmp, new_file_mode(path))
+    except OSError:
+        pass
     seen = set()
     try:
         with os.fdopen(fd, "wb") as f:

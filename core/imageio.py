@@ -13,6 +13,7 @@ import io
 import os
 import re
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -32,6 +33,7 @@ __all__ = [
     "decode_page",
     "write_image",
     "atomic_write_bytes",
+    "new_file_mode",
     "natural_key",
     "collect_sources",
 ]
@@ -147,8 +149,11 @@ def decode_page(data: Union[bytes, Path, str], name: str = "") -> Page:
     if len(data) == 0:
         raise PageReadError(name, "empty file (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            # Pillow only raises past twice its limit (a warning in between): check the header here.
+        with warnings.catch_warnings():
+            # Pillow only raises past twice its limit (a warning in between): the header is checked here.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
             if img.size[0] * img.size[1] > MAX_PAGE_PIXELS:
                 raise PageReadError(name, f"image is {img.size[0]}x{img.size[1]}, over the "
                                           f"{MAX_PAGE_PIXELS:,}-pixel limit (decompression-bomb guard)")
@@ -188,8 +193,26 @@ def read_page(path: Union[str, Path]) -> Page:
     return decode_page(Path(path), name=str(path))
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def new_file_mode(path: Union[str, Path]) -> int:
+    """Permission bits for a file written at ``path``: the existing file's, else 0o666 less the umask.
+
+    ``tempfile.mkstemp`` creates files readable by their owner only; atomic writers apply this
+    mode to the temporary file so that results get the permissions of a plainly written file.
+    """
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
 def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename).
+
+    The file gets the permissions of :func:`new_file_mode`.
 
     Raises:
         OSError: the folder cannot be created or written; the target is left untouched.
@@ -198,6 +221,10 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
+        try:
+            os.chmod(tmp, new_file_mode(path))
+        except OSError:
+            pass
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

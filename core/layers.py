@@ -34,6 +34,8 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 from PIL import Image
 
+from .imageio import new_file_mode
+
 __all__ = ["Layer", "LAYER_FORMATS", "COLOR_BASE_LIGHTNESS", "page_layers", "composite", "write_psd", "write_ora",
            "write_layers", "LayersError"]
 
@@ -141,6 +143,10 @@ def _check(layers: Sequence[Layer]) -> tuple[int, int]:
 def _atomic_write(path: Path, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        os.chmod(tmp, new_file_mode(path))
+    except OSError:
+        pass
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -1,20 +1,31 @@
-"""``mangacolor colorize INPUT... -o OUTDIR``: colorize files, folders and archives."""
+"""``mangacolor colorize INPUT... -o OUTDIR``: colorize files, folders and archives (DESIGN.md 7).
+
+A thin client of :mod:`mangacolor.core.batch`: resumable (a journal in OUTDIR), folder or .cbz
+output, already-colored pages copied through, overspill fix and scores, layered PSD/ORA files.
+
+Exit codes: 0 every page done; 1 some pages failed (the rest are done); 2 unusable input, model
+or settings (one line on stderr); 130 stopped by Ctrl+C (the first one finishes the current
+page, then stops; running the same command again resumes).
+"""
 
 from __future__ import annotations
 
 import argparse
 import signal
 import sys
-import time
 from pathlib import Path, PurePosixPath
 
 __all__ = ["add_parser", "run", "output_path"]
 
+_PROG = "mangacolor colorize"
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("colorize", help="colorize pages (files, folders, .cbz/.zip archives)",
-                       description="Colorize pages. Folders are searched recursively; outputs keep the "
-                                   "relative folder structure and file stems. Inputs are never overwritten.")
+                       description="Colorize pages. Folders are searched recursively (natural order); outputs "
+                                   "keep the relative folder structure and file stems. Inputs are never "
+                                   "overwritten. A journal in OUTDIR makes the job resumable: run the same "
+                                   "command again to finish an interrupted job.")
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="page files, folders or .cbz/.zip archives")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="output folder")
     p.add_argument("--model", default=None, help="model name from the library or a .safetensors path "
@@ -22,26 +33,44 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--render-size", type=int, default=None, metavar="N",
                    help="short side in pixels the network runs at (default: the model card's)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--format", default="png", choices=["png", "jpg", "webp"], help="output format (default png)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality 1-100 (default 95)")
+    p.add_argument("--fix-overspill", action="store_true",
+                   help="flatten color per line-bounded region to remove color crossing ink lines")
+    p.add_argument("--fix-strength", type=float, default=1.0, metavar="X", help="strength of that fix, 0-1 (default 1)")
+    p.add_argument("--format", default="png", choices=["png", "jpg", "webp"], help="image format (default png)")
+    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
+    p.add_argument("--skip-colored", action="store_true",
+                   help="copy pages that are already in color through unchanged")
+    p.add_argument("--colored-threshold", type=float, default=None, metavar="F",
+                   help="fraction of the page area that must be clearly colored for --skip-colored "
+                        "(default 0.005)")
+    p.add_argument("--output-format", default="folder", choices=["folder", "cbz"],
+                   help="folder: mirror the inputs; cbz: one .cbz per input archive/folder (default folder)")
+    p.add_argument("--layers", default=None, choices=["psd", "ora"],
+                   help="also write a layered file per page: color, line art (multiply), overspill mask")
+    p.add_argument("--restart", action="store_true", help="ignore the journal in OUTDIR and redo every page")
     p.add_argument("--sample", action="store_true", help="colorize the bundled sample page")
     p.set_defaults(func=run)
     return p
 
 
 def output_path(outdir: Path, rel: PurePosixPath, fmt: str) -> Path:
-    """Where the colorized page for ``rel`` goes: OUTDIR/rel with the format's suffix."""
+    """Where the colorized page for ``rel`` goes in folder output: OUTDIR/rel with the format's suffix."""
     suffix = ".jpg" if fmt == "jpg" else f".{fmt}"
     return outdir.joinpath(*rel.parts).with_suffix(suffix)
+
+
+def _fail(msg: str) -> int:
+    print(f"{_PROG}: {' '.join(str(msg).split())}", file=sys.stderr)
+    return 2
 
 
 def run(args) -> int:
     from tqdm import tqdm
 
+    from ..batch import DEFAULT_COLORED_THRESHOLD, BatchError, BatchJob, BatchSettings
     from ..checkpoint import CheckpointError
-    from ..imageio import collect_sources, write_image
     from ..library import resolve_model
-    from ..pipeline import Colorizer, colorize_sources
+    from ..pipeline import Colorizer
     from ..progress import Progress
 
     inputs = list(args.inputs)
@@ -50,66 +79,62 @@ def run(args) -> int:
 
         inputs.append(str(sample_page_path()))
     if not inputs:
-        print("mangacolor colorize: no INPUT given (files, folders or archives; or --sample)", file=sys.stderr)
-        return 2
-    if args.render_size is not None and args.render_size < 64:
-        print(f"mangacolor colorize: --render-size {args.render_size} is too small (at least 64)", file=sys.stderr)
-        return 2
-    try:
-        sources = collect_sources(inputs)
-    except (FileNotFoundError, Exception) as e:  # archives raise ArchiveError
-        print(f"mangacolor colorize: {e}", file=sys.stderr)
-        return 2
-    if not sources:
-        print("mangacolor colorize: no pages found in the inputs", file=sys.stderr)
-        return 2
-    try:
-        colorizer = Colorizer.from_checkpoint(resolve_model(args.model), device=args.device,
-                                              render_size=args.render_size)
-    except (CheckpointError, ValueError) as e:
-        print(f"mangacolor colorize: {e}", file=sys.stderr)
-        return 2
-
-    outdir = args.output
-    input_files = {s.path.resolve() for s in sources}
+        return _fail("no INPUT given (files, folders or archives; or --sample)")
+    settings = BatchSettings(
+        image_format=args.format, quality=args.quality, output_format=args.output_format,
+        render_size=args.render_size, skip_colored=args.skip_colored,
+        colored_threshold=DEFAULT_COLORED_THRESHOLD if args.colored_threshold is None else args.colored_threshold,
+        fix_overspill=args.fix_overspill, fix_strength=args.fix_strength, layers=args.layers,
+        resume=not args.restart)
     progress = Progress()
-    previous = signal.getsignal(signal.SIGINT)
+    bar = None
 
-    def on_sigint(signum, frame):  # first Ctrl+C: finish the current page, then stop
-        progress.cancel()
-        signal.signal(signal.SIGINT, previous)
-
-    signal.signal(signal.SIGINT, on_sigint)
-    done, failed = 0, []
-    t0 = time.time()
-    bar = tqdm(total=len(sources), unit="page", desc="colorize", file=sys.stderr, dynamic_ncols=True,
-               disable=None)
-    try:
-        for res in colorize_sources(colorizer, sources, progress, args.render_size):
+    def on_page(ev) -> None:
+        if bar is not None:
             bar.update(1)
-            if res.error:
-                failed.append(res.error)
-                tqdm.write(f"skipped {res.error}", file=sys.stderr)
-                continue
-            target = output_path(outdir, res.source.rel, args.format)
-            if target.resolve() in input_files:
-                failed.append(f"{res.source.name}: output would overwrite an input; skipped")
-                tqdm.write(f"skipped {failed[-1]}", file=sys.stderr)
-                continue
-            try:
-                write_image(target, res.result.rgb, args.format, args.quality, res.page.dpi)
-            except OSError as e:
-                failed.append(f"{target}: cannot write ({e})")
-                tqdm.write(f"failed {failed[-1]}", file=sys.stderr)
-                continue
-            done += 1
+        if ev.status == "failed":
+            tqdm.write(f"failed {ev.source}: {ev.reason}", file=sys.stderr)
+
+    job = BatchJob(inputs, args.output, None, settings, progress, on_page)
+    try:
+        plan = job.plan()  # checks inputs and archives before the model is loaded
+    except BatchError as e:
+        return _fail(e)
+    try:
+        job.colorizer = Colorizer.from_checkpoint(resolve_model(args.model), device=args.device,
+                                                  render_size=args.render_size)
+    except (CheckpointError, ValueError, OSError) as e:
+        return _fail(e)
+
+    previous = {}
+
+    def on_signal(signum, frame):  # first Ctrl+C: finish the current page, then stop
+        progress.cancel()
+        tqdm.write("stopping after the current page (Ctrl+C again to stop now)", file=sys.stderr)
+        signal.signal(signum, previous.get(signum, signal.SIG_DFL))
+
+    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+        if sig is None:
+            continue
+        try:
+            previous[sig] = signal.getsignal(sig)
+            signal.signal(sig, on_signal)
+        except ValueError:  # not the main thread: no signal handling
+            previous.pop(sig, None)
+    bar = tqdm(total=len(plan), unit="page", desc="colorize", file=sys.stderr, dynamic_ncols=True, disable=None)
+    try:
+        summary = job.run()
+    except BatchError as e:
+        return _fail(e)
     finally:
         bar.close()
-        signal.signal(signal.SIGINT, previous)
-    dt = time.time() - t0
-    cancelled = progress.cancelled and done + len(failed) < len(sources)
-    print(f"colorized {done} of {len(sources)} pages in {dt:.1f}s on {colorizer.device_label}"
-          + (f"; {len(failed)} failed" if failed else "") + ("; cancelled" if cancelled else ""), file=sys.stderr)
-    if cancelled:
-        return 130
-    return 1 if failed else 0
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if job.dropped_inside_output:
+        print(f"{_PROG}: ignored {job.dropped_inside_output} files inside the output folder", file=sys.stderr)
+    print(f"{_PROG}: {job.colorizer.model_label} on {job.colorizer.device_label}", file=sys.stderr)
+    for line in summary.lines():
+        print(f"{_PROG}: {line}", file=sys.stderr)
+    if summary.cancelled:
+        print(f"{_PROG}: stopped; run the same command again to finish ({summary.journal})", file=sys.stderr)
+    return summary.exit_code

@@ -1,0 +1,948 @@
+"""Batch colorization of chapters: folders, comic archives, resumable jobs (issue 5).
+
+A batch takes files, folders (recursive, natural order: "2" before "10") and .cbz/.zip archives
+(:func:`mangacolor.core.imageio.collect_sources`) and writes either
+
+- ``folder`` output: ``OUTDIR/<input structure>/<page stem>.<fmt>``, mirroring the inputs
+  (an archive ``ch1.cbz`` becomes the folder ``OUTDIR/ch1/``, its ``ComicInfo.xml`` copied), or
+- ``cbz`` output: one archive per input archive or input folder (``OUTDIR/ch1.cbz``), pages in
+  the same order and sub-folders, the input's ``ComicInfo.xml`` kept or a minimal one written.
+  Loose page files given on the command line go into ``OUTDIR/<their folder name>.cbz``.
+
+Every page goes through: read (zip-slip and size limits on archives, decompression-bomb limit
+on every page) -> content hash -> optional already-colored check (:func:`colored_fraction`;
+such pages are copied through byte for byte) -> :class:`mangacolor.core.pipeline.Colorizer`
+(which retries CUDA out-of-memory at smaller render sizes, then on the CPU) -> optional
+overspill analysis / fix (:mod:`mangacolor.core.overspill`) -> atomic write -> optional
+layered file (:mod:`mangacolor.core.layers`). A failing page is reported and the batch goes on.
+
+**Job journal.** ``OUTDIR/mangacolor-job.jsonl`` holds one JSON object per line: a ``job``
+header (the settings that shape the output, the model's weights hash, inputs), then one
+``page`` record per finished page (status, SHA-256 of the input bytes, outputs, timings,
+overspill scores) and one ``pack`` record per written archive. A record is appended (and
+fsynced) only after the page's files are completely written (temporary file + rename), so a
+job killed at any moment, even mid-write, leaves no truncated file and, when run again with
+the same settings, redoes only the pages without a record: every page is produced exactly
+once. Pages whose input bytes changed are redone; changed settings start a new journal.
+Leftover temporary files (``.NAME.XXXXXXXX.part``) of a killed run are removed on the next run.
+With ``cbz`` output, pages are staged in ``OUTDIR/.mangacolor-work/`` until their archive is
+complete, then the archive is written atomically and the staging removed.
+
+GUI use: build a :class:`BatchJob`, optionally look at :meth:`BatchJob.plan`, then call
+:meth:`BatchJob.run` in a worker thread with a :class:`mangacolor.core.progress.Progress`
+(cancel/pause) and an ``on_page`` callback receiving a :class:`PageEvent` after every page;
+the result is a :class:`BatchSummary`. Cancel stops after the current page.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable, Optional, Union
+
+import numpy as np
+
+from .archive import COMICINFO_NAME, ArchiveError, ArchiveReader, minimal_comicinfo, read_comicinfo, write_cbz
+from .imageio import PageReadError, PageSource, atomic_write_bytes, collect_sources, decode_page, encode_image
+from .progress import Cancelled, Progress
+
+__all__ = [
+    "BatchError",
+    "BatchSettings",
+    "BatchJob",
+    "BatchSummary",
+    "PageEvent",
+    "PlannedPage",
+    "run_batch",
+    "colored_fraction",
+    "is_colored",
+    "load_overspill",
+    "JOURNAL_NAME",
+    "WORK_DIR_NAME",
+    "IMAGE_FORMATS",
+    "OUTPUT_FORMATS",
+    "DEFAULT_COLORED_THRESHOLD",
+]
+
+log = logging.getLogger(__name__)
+
+#: The job journal, in the output folder.
+JOURNAL_NAME = "mangacolor-job.jsonl"
+#: Staging folder (hidden) for pages of archives not yet written.
+WORK_DIR_NAME = ".mangacolor-work"
+_LOCK_NAME = ".mangacolor-job.lock"
+JOURNAL_FORMAT = 1
+IMAGE_FORMATS = ("png", "jpg", "webp")
+OUTPUT_FORMATS = ("folder", "cbz")
+#: Default fraction of the page area that must be clearly colored to count as a color page.
+DEFAULT_COLORED_THRESHOLD = 0.005
+_PART_RE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.part$")  # tempfile.mkstemp names of atomic writes
+
+
+class BatchError(Exception):
+    """The batch cannot start (unusable inputs, settings or output folder); one-line message."""
+
+
+# --------------------------------------------------------------------------------------------
+# already-colored pages
+
+
+def colored_fraction(rgb: np.ndarray, chroma_min: float = 12.0, tint_max: float = 12.0, size: int = 256) -> float:
+    """Fraction of a page's area that is clearly colored (chroma-based detector).
+
+    The page is reduced so its short side is ``size`` px (area averaging, which blends
+    screentone dots and JPEG chroma noise), converted to CIE L*a*b* (D65); when the median
+    a*b* has a chroma of at most ``tint_max`` (the paper tint of a yellowed scan) it is
+    subtracted; the result is the fraction of pixels whose chroma sqrt(a*^2 + b*^2) is above
+    ``chroma_min``. Black-and-white scans give 0; color pages of the shared data give 0.01-1.
+
+    Args:
+        rgb: uint8 (H, W, 3) sRGB page.
+        chroma_min: C*ab above which a pixel counts as colored.
+        tint_max: largest uniform tint (C*ab of the median a*b*) treated as paper color.
+        size: short side in pixels of the analysis.
+
+    Returns:
+        float in [0, 1].
+    """
+    import cv2
+
+    from .color import srgb_to_lab
+
+    h, w = rgb.shape[:2]
+    scale = size / min(h, w)
+    if scale < 1:
+        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    ab = srgb_to_lab(rgb)[..., 1:].reshape(-1, 2)
+    med = np.median(ab, axis=0)
+    if float(np.hypot(med[0], med[1])) <= tint_max:
+        ab = ab - med
+    return float((np.hypot(ab[:, 0], ab[:, 1]) > chroma_min).mean())
+
+
+def is_colored(rgb: np.ndarray, threshold: float = DEFAULT_COLORED_THRESHOLD) -> bool:
+    """True when :func:`colored_fraction` of ``rgb`` (uint8 (H, W, 3)) is at least ``threshold``."""
+    return colored_fraction(rgb) >= threshold
+
+
+def load_overspill():
+    """The :mod:`mangacolor.core.overspill` module, or None when this build does not have it."""
+    try:
+        from . import overspill
+    except ImportError as e:
+        if e.name in (f"{__package__}.overspill", "overspill"):
+            return None
+        raise
+    return overspill
+
+
+# --------------------------------------------------------------------------------------------
+# settings, events, summary
+
+
+@dataclass
+class BatchSettings:
+    """What a batch writes.
+
+    Attributes:
+        image_format: ``png``, ``jpg`` or ``webp`` for colorized pages.
+        quality: JPEG/WebP quality 1-100.
+        output_format: ``folder`` (mirror the inputs) or ``cbz`` (one archive per input archive/folder).
+        render_size: short side in pixels the network runs at (None: the model's).
+        skip_colored: copy pages that are already colored through unchanged.
+        colored_threshold: :func:`colored_fraction` at or above which a page counts as colored.
+        fix_overspill: flatten chroma per line-bounded region (:func:`mangacolor.core.overspill.fix_overspill`).
+        fix_strength: 0..1 strength of that fix.
+        layers: ``psd`` or ``ora`` to also write a layered file per page, or None.
+        overspill_scores: compute each page's overspill score (when the overspill module exists).
+        resume: skip pages the journal records as finished (False: start a new journal).
+        archive_limits: keyword limits for :func:`mangacolor.core.archive.list_archive_pages`
+            (``max_pages``, ``max_bytes``, ``max_entry_bytes``); also bounds each page read.
+    """
+
+    image_format: str = "png"
+    quality: int = 95
+    output_format: str = "folder"
+    render_size: Optional[int] = None
+    skip_colored: bool = False
+    colored_threshold: float = DEFAULT_COLORED_THRESHOLD
+    fix_overspill: bool = False
+    fix_strength: float = 1.0
+    layers: Optional[str] = None
+    overspill_scores: bool = True
+    resume: bool = True
+    archive_limits: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise :class:`BatchError` (one line) for a value out of range."""
+        if self.image_format not in IMAGE_FORMATS:
+            raise BatchError(f"image format {self.image_format!r} is not one of {', '.join(IMAGE_FORMATS)}")
+        if self.output_format not in OUTPUT_FORMATS:
+            raise BatchError(f"output format {self.output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}")
+        if not 1 <= int(self.quality) <= 100:
+            raise BatchError(f"quality {self.quality} is not in 1..100")
+        if self.render_size is not None and int(self.render_size) < 64:
+            raise BatchError(f"render size {self.render_size} is too small (at least 64)")
+        if not 0.0 <= float(self.fix_strength) <= 1.0:
+            raise BatchError(f"fix strength {self.fix_strength} is not in 0..1")
+        if not 0.0 <= float(self.colored_threshold) <= 1.0:
+            raise BatchError(f"colored threshold {self.colored_threshold} is not in 0..1")
+        if self.layers is not None and self.layers not in ("psd", "ora"):
+            raise BatchError(f"layered format {self.layers!r} is not psd or ora")
+        unknown = set(self.archive_limits) - {"max_pages", "max_bytes", "max_entry_bytes"}
+        if unknown:
+            raise BatchError(f"unknown archive limits: {', '.join(sorted(unknown))}")
+
+    @property
+    def suffix(self) -> str:
+        """File suffix of colorized pages (``.png``, ``.jpg``, ``.webp``)."""
+        return f".{self.image_format}"
+
+
+@dataclass
+class PageEvent:
+    """What happened to one page; sent to ``on_page`` after every page and kept in the summary.
+
+    Attributes:
+        index: 0-based position of the page in the job.
+        total: number of pages in the job.
+        rel: the page's relative path in the job (folders and file stem kept), POSIX style.
+        source: the input file (``archive.cbz:member`` for archive pages).
+        status: ``done`` (colorized now), ``resumed`` (finished by an earlier run),
+            ``skipped`` (already colored: copied through) or ``failed``.
+        reason: one-line reason for ``failed`` (and for ``skipped``).
+        outputs: written files, relative to the output folder (staged names for cbz output).
+        seconds: wall time spent on the page, in seconds.
+        render_size: short side the network ran at (after any out-of-memory retry).
+        device: device it ran on.
+        overspill: ``{"page_score", "near_line_score", "flagged", "flagged_regions"}`` of the written
+            colors (after the fix when one was applied; plus ``page_score_before_fix``), or None.
+        colored_fraction: the already-colored measure when it was computed.
+        input_sha256: SHA-256 of the input bytes (None when unreadable).
+    """
+
+    index: int
+    total: int
+    rel: str
+    source: str
+    status: str
+    reason: str = ""
+    outputs: list = field(default_factory=list)
+    seconds: float = 0.0
+    render_size: Optional[int] = None
+    device: Optional[str] = None
+    overspill: Optional[dict] = None
+    colored_fraction: Optional[float] = None
+    input_sha256: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class BatchSummary:
+    """The outcome of a batch.
+
+    Attributes:
+        total: pages in the job.
+        done: pages colorized by this run.
+        resumed: pages already finished by an earlier run of the same job.
+        skipped: already-colored pages copied through.
+        failed: (page, one-line reason) of pages that failed.
+        cancelled: the run stopped early on request.
+        seconds: wall time of the run.
+        outdir: the output folder.
+        journal: the journal file.
+        archives: .cbz files written by this run (relative to ``outdir``).
+        pages: every :class:`PageEvent`, in job order.
+    """
+
+    total: int = 0
+    done: int = 0
+    resumed: int = 0
+    skipped: int = 0
+    failed: list = field(default_factory=list)
+    cancelled: bool = False
+    seconds: float = 0.0
+    outdir: Optional[Path] = None
+    journal: Optional[Path] = None
+    archives: list = field(default_factory=list)
+    pages: list = field(default_factory=list)
+
+    @property
+    def pages_per_minute(self) -> float:
+        """Pages colorized per minute of wall time in this run (resumed and skipped pages excluded)."""
+        return self.done / (self.seconds / 60.0) if self.seconds > 0 and self.done else 0.0
+
+    @property
+    def overspill_scores(self) -> dict:
+        """Page -> overspill page score, for the pages where it was computed."""
+        return {e.rel: e.overspill["page_score"] for e in self.pages if e.overspill and "page_score" in e.overspill}
+
+    @property
+    def exit_code(self) -> int:
+        """CLI exit code: 130 cancelled, 1 some pages failed, else 0."""
+        if self.cancelled:
+            return 130
+        return 1 if self.failed else 0
+
+    def to_dict(self) -> dict:
+        return {"total": self.total, "done": self.done, "resumed": self.resumed, "skipped": self.skipped,
+                "failed": [{"page": p, "reason": r} for p, r in self.failed], "cancelled": self.cancelled,
+                "seconds": round(self.seconds, 3), "pages_per_minute": round(self.pages_per_minute, 2),
+                "outdir": str(self.outdir) if self.outdir else None, "journal": str(self.journal) if self.journal else None,
+                "archives": list(self.archives), "overspill_scores": self.overspill_scores}
+
+    def lines(self) -> list[str]:
+        """Human summary, one fact per line (the CLI prints these)."""
+        out = [f"{self.done} colorized, {self.resumed} already done, {self.skipped} skipped (already colored), "
+               f"{len(self.failed)} failed, of {self.total} pages" + ("; cancelled" if self.cancelled else ""),
+               f"time {self.seconds:.1f} s" + (f", {self.pages_per_minute:.1f} pages/min" if self.done else "")]
+        scores = self.overspill_scores
+        if scores:
+            vals = np.array(list(scores.values()), np.float64)
+            worst = max(scores, key=scores.get)
+            out.append(f"overspill score mean {vals.mean():.4f}, worst {scores[worst]:.4f} ({worst})")
+        for page, reason in self.failed:
+            out.append(f"failed {page}: {reason}")
+        for a in self.archives:
+            out.append(f"wrote {a}")
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# planning
+
+
+@dataclass
+class _Group:
+    """One output archive (cbz output)."""
+
+    key: PurePosixPath
+    archive_rel: PurePosixPath
+    comicinfo_from: Optional[Path]
+    comicinfo_is_archive: bool
+    pages: list = field(default_factory=list)
+
+
+@dataclass
+class PlannedPage:
+    """A page of the job and where its outputs go.
+
+    Attributes:
+        index: 0-based position in the job.
+        source: where the page comes from.
+        rel: relative path in the job (POSIX), the journal key.
+        out_rel: relative path (POSIX) of the colorized page: under the output folder (folder
+            output) or inside the archive (cbz output).
+            None when another page of the job already has that name (the page then fails).
+        group: key of the output archive (cbz output), else None.
+        collides_with: the page whose output name this one would take.
+    """
+
+    index: int
+    source: PageSource
+    rel: str
+    out_rel: Optional[PurePosixPath]
+    group: Optional[PurePosixPath] = None
+    collides_with: Optional[str] = None
+
+
+def _norm(rel) -> PurePosixPath:
+    return PurePosixPath(str(rel).replace("\\", "/"))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+class _Journal:
+    """Append-only JSON-lines journal; tolerant of a torn last line."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.header: Optional[dict] = None
+        self.pages: dict[str, dict] = {}
+        self.packs: dict[str, dict] = {}
+        self._f = None
+
+    def load(self) -> None:
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        for line in text.splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a kill mid-append
+            if not isinstance(rec, dict):
+                continue
+            kind = rec.get("type")
+            if kind == "job" and self.header is None:
+                self.header = rec
+            elif kind == "page" and isinstance(rec.get("rel"), str):
+                self.pages[rec["rel"]] = rec
+            elif kind == "pack" and isinstance(rec.get("group"), str):
+                self.packs[rec["group"]] = rec
+
+    def start(self, header: dict, keep: bool) -> None:
+        """Rewrite the journal compactly (atomic): the header, then the records kept."""
+        if not keep:
+            self.pages, self.packs = {}, {}
+        else:
+            header = dict(header, created=(self.header or {}).get("created", header.get("created")))
+        self.header = header
+        lines = [header] + list(self.pages.values()) + list(self.packs.values())
+        atomic_write_bytes(self.path, "".join(json.dumps(r, default=str) + "\n" for r in lines).encode("utf-8"))
+        self._f = open(self.path, "a", encoding="utf-8")
+
+    def append(self, rec: dict) -> None:
+        if rec.get("type") == "page":
+            self.pages[rec["rel"]] = rec
+        elif rec.get("type") == "pack":
+            self.packs[rec["group"]] = rec
+        if self._f is None:
+            return
+        self._f.write(json.dumps(rec, default=str) + "\n")
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+
+class _Lock:
+    """An exclusive lock on the output folder for one job (released by the OS if the process dies)."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / _LOCK_NAME
+        self._f = None
+
+    def acquire(self) -> None:
+        self._f = open(self.path, "a+b")
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                self._f.seek(0)
+                msvcrt.locking(self._f.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(self._f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._f.close()
+            self._f = None
+            raise BatchError(f"{self.path.parent}: another mangacolor job is writing to this folder") from None
+
+    def release(self) -> None:
+        if self._f is not None:
+            self._f.close()  # the file stays: unlinking it would let two jobs lock different files
+            self._f = None
+
+
+class BatchJob:
+    """A resumable batch: inputs -> colorized pages (folder or .cbz) + journal.
+
+    Args:
+        inputs: page files, folders (recursive) and .cbz/.zip archives.
+        outdir: output folder (created).
+        colorizer: a :class:`mangacolor.core.pipeline.Colorizer` (or an object with ``card``,
+            ``render_size`` and ``colorize_page(page, render_size)``).
+        settings: :class:`BatchSettings` (defaults when None).
+        progress: :class:`mangacolor.core.progress.Progress` for cancel/pause and ``report``
+            (done, total, page) after every page.
+        on_page: called with a :class:`PageEvent` after every page, from the working thread.
+
+    Raises:
+        BatchError: from :meth:`plan` / :meth:`run` for unusable inputs or settings.
+    """
+
+    def __init__(self, inputs: Iterable[Union[str, Path]], outdir: Union[str, Path], colorizer,
+                 settings: Optional[BatchSettings] = None, progress: Optional[Progress] = None,
+                 on_page: Optional[Callable[[PageEvent], None]] = None):
+        self.inputs = [Path(p) for p in inputs]
+        self.outdir = Path(outdir)
+        self.colorizer = colorizer
+        self.settings = settings or BatchSettings()
+        self.progress = progress or Progress()
+        self.on_page = on_page
+        self._plan: Optional[list[PlannedPage]] = None
+        self._groups: dict[PurePosixPath, _Group] = {}
+        self.dropped_inside_output = 0
+
+    # ---- planning -------------------------------------------------------------------------
+
+    def plan(self) -> list[PlannedPage]:
+        """List the job's pages and their outputs (reads archive directories, not pages).
+
+        Raises:
+            BatchError: bad settings, a missing input, an unsafe/oversized archive, no pages.
+        """
+        if self._plan is not None:
+            return self._plan
+        self.settings.validate()
+        if not self.inputs:
+            raise BatchError("no input given (files, folders or .cbz/.zip archives)")
+        if self.outdir.exists() and not self.outdir.is_dir():
+            raise BatchError(f"{self.outdir}: output exists and is not a folder")
+        sources = []
+        for inp in self.inputs:
+            try:
+                found = collect_sources([inp], archive_limits=self.settings.archive_limits or None)
+            except (FileNotFoundError, ArchiveError) as e:
+                raise BatchError(str(e)) from None
+            except OSError as e:
+                raise BatchError(f"{inp}: cannot read ({e.strerror or e})") from None
+            if inp.is_dir() and not _inside(inp, self.outdir):
+                # a folder that contains the output folder must not read back its own outputs
+                n = len(found)
+                found = [s for s in found if not _inside(s.path, self.outdir)]
+                self.dropped_inside_output += n - len(found)
+            sources.extend(found)
+        if not sources:
+            raise BatchError("no pages found in the inputs")
+        cbz = self.settings.output_format == "cbz"
+        plan, seen = [], {}
+        for i, s in enumerate(sources):
+            rel = _norm(s.rel)
+            group = None
+            if cbz:
+                group, member_rel = self._group_of(s, rel)
+                out_rel = member_rel.with_suffix(self.settings.suffix)
+                key = (group, out_rel.as_posix().lower())
+            else:
+                out_rel = rel.with_suffix(self.settings.suffix)
+                key = (None, out_rel.as_posix().lower())
+            page = PlannedPage(index=i, source=s, rel=rel.as_posix(), out_rel=out_rel, group=group)
+            if key in seen:  # "a.png" and "a.jpg" would both become "a.png"
+                page.out_rel = None
+                page.collides_with = seen[key]
+            else:
+                seen[key] = page.rel
+            plan.append(page)
+            if cbz:
+                self._groups[group].pages.append(page)
+        self._plan = plan
+        return plan
+
+    def _group_of(self, s: PageSource, rel: PurePosixPath) -> tuple[PurePosixPath, PurePosixPath]:
+        if s.member is not None:
+            member = _norm(s.member)
+            key = PurePosixPath(*rel.parts[: len(rel.parts) - len(member.parts)])
+            ci_from, ci_arch = s.path, True
+        elif s.group is not None and s.group.is_dir():
+            key, member = PurePosixPath(rel.parts[0]), PurePosixPath(*rel.parts[1:])
+            ci = s.group / COMICINFO_NAME
+            ci_from, ci_arch = (ci if ci.is_file() else None), False
+        else:
+            name = s.path.resolve().parent.name or "pages"
+            key, member = PurePosixPath(name), PurePosixPath(rel.name)
+            ci_from, ci_arch = None, False
+        if key not in self._groups:
+            self._groups[key] = _Group(key=key, archive_rel=key.with_name(key.name + ".cbz"),
+                                       comicinfo_from=ci_from, comicinfo_is_archive=ci_arch)
+        return key, member
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    def _fingerprint(self) -> dict:
+        st, col = self.settings, self.colorizer
+        card = getattr(col, "card", {}) or {}
+        fp = {
+            "model_sha256": card.get("weights_sha256") or str(card.get("architecture")),
+            "render_size": int(st.render_size or getattr(col, "render_size", 0) or 0),
+            "image_format": st.image_format,
+            "quality": int(st.quality),
+            "output_format": st.output_format,
+            "skip_colored": bool(st.skip_colored),
+            "colored_threshold": float(st.colored_threshold) if st.skip_colored else None,
+            "fix_overspill": bool(st.fix_overspill),
+            "fix_strength": float(st.fix_strength) if st.fix_overspill else None,
+            "layers": st.layers,
+        }
+        return fp
+
+    def _stage_dir(self, group: PurePosixPath) -> Path:
+        return self.outdir / WORK_DIR_NAME / Path(*group.parts)
+
+    def _image_target(self, page: PlannedPage, out_rel: PurePosixPath) -> tuple[Path, str]:
+        """(absolute path, journal name) of a page image written now."""
+        if page.group is None:
+            return self.outdir / Path(*out_rel.parts), out_rel.as_posix()
+        path = self._stage_dir(page.group) / Path(*out_rel.parts)
+        return path, (PurePosixPath(WORK_DIR_NAME) / page.group / out_rel).as_posix()
+
+    def _layers_target(self, page: PlannedPage) -> tuple[Path, str]:
+        ext = f".{self.settings.layers}"
+        if page.group is None:
+            rel = page.out_rel.with_suffix(ext)
+        else:
+            rel = page.group.with_name(page.group.name + "_layers") / page.out_rel.with_suffix(ext)
+        return self.outdir / Path(*rel.parts), rel.as_posix()
+
+    def _sweep_partials(self) -> int:
+        """Remove temporary files left by a killed run (only atomic-write names, only in the output folder)."""
+        n = 0
+        for root, _dirs, files in os.walk(self.outdir):
+            for f in files:
+                if _PART_RE.match(f):
+                    try:
+                        os.unlink(os.path.join(root, f))
+                        n += 1
+                    except OSError:
+                        pass
+        return n
+
+    def _finished(self, page: PlannedPage, digest: str, journal: _Journal) -> Optional[dict]:
+        rec = journal.pages.get(page.rel)
+        if not rec or rec.get("status") not in ("done", "skipped") or rec.get("input_sha256") != digest:
+            return None
+        outputs = rec.get("outputs") or []
+        if not outputs:
+            return None
+        if page.group is None:
+            return rec if all((self.outdir / o).is_file() for o in outputs) else None
+        # cbz output: the staged page, or the page inside the archive written before
+        staged, rest = outputs[0], outputs[1:]
+        if not all((self.outdir / o).is_file() for o in rest):
+            return None
+        if (self.outdir / staged).is_file():
+            return rec
+        pack = journal.packs.get(page.group.as_posix())
+        member = PurePosixPath(staged).relative_to(PurePosixPath(WORK_DIR_NAME) / page.group).as_posix()
+        group = self._groups[page.group]
+        if pack and pack.get("members", {}).get(member) == digest and (self.outdir / group.archive_rel).is_file():
+            return rec
+        return None
+
+    # ---- running --------------------------------------------------------------------------
+
+    def run(self) -> BatchSummary:
+        """Run (or resume) the job.
+
+        Returns:
+            :class:`BatchSummary` (``cancelled`` set when stopped through ``progress``).
+
+        Raises:
+            BatchError: unusable inputs/settings, or the output folder cannot be used (locked
+                by another job, not writable, overspill fix requested without the module).
+        """
+        plan = self.plan()
+        st = self.settings
+        ov = load_overspill()
+        if st.fix_overspill and ov is None:
+            raise BatchError("overspill fix needs the mangacolor.core.overspill module, which this build lacks")
+        if st.layers == "psd":
+            try:
+                import psd_tools  # noqa: F401
+            except ImportError:
+                raise BatchError("PSD export needs the psd-tools package (pip install psd-tools)") from None
+        try:
+            self.outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BatchError(f"{self.outdir}: cannot create the output folder ({e.strerror or e})") from None
+        lock = _Lock(self.outdir)
+        lock.acquire()
+        journal = _Journal(self.outdir / JOURNAL_NAME)
+        summary = BatchSummary(total=len(plan), outdir=self.outdir, journal=journal.path)
+        t0 = time.perf_counter()
+        reader = ArchiveReader(**({"max_entry_bytes": st.archive_limits["max_entry_bytes"]}
+                                  if "max_entry_bytes" in st.archive_limits else {}))
+        try:
+            removed = self._sweep_partials()
+            if removed:
+                log.info("removed %d temporary files left by an interrupted run", removed)
+            fp = self._fingerprint()
+            if st.resume:
+                journal.load()
+            keep = bool(st.resume and journal.header and journal.header.get("fingerprint") == fp)
+            if journal.header and st.resume and not keep:
+                log.warning("settings or model differ from the journal's: starting a new job in %s", self.outdir)
+            from . import __version__
+
+            header = {"type": "job", "format": JOURNAL_FORMAT, "mangacolor": __version__,
+                      "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                      "fingerprint": fp, "settings": {k: v for k, v in asdict(st).items() if k != "resume"},
+                      "model": getattr(self.colorizer, "model_label", None) if self.colorizer is not None else None,
+                      "inputs": [str(p) for p in self.inputs], "pages": len(plan)}
+            journal.start(header, keep)
+            if not keep:
+                shutil.rmtree(self.outdir / WORK_DIR_NAME, ignore_errors=True)
+            input_files = {s.source.path.resolve() for s in plan if s.source.member is None}
+            claimed: dict[str, str] = {}
+            remaining = {k: len(g.pages) for k, g in self._groups.items()}
+            touched: set = set()
+            for page in plan:
+                try:
+                    self.progress.check()
+                except Cancelled:
+                    summary.cancelled = True
+                    break
+                ev = self._process(page, ov, reader, journal, input_files, claimed)
+                summary.pages.append(ev)
+                if ev.status == "done":
+                    summary.done += 1
+                elif ev.status == "resumed":
+                    summary.resumed += 1
+                elif ev.status == "skipped":
+                    summary.skipped += 1
+                else:
+                    summary.failed.append((page.rel, ev.reason))
+                if page.group is not None:
+                    if ev.status != "resumed":
+                        touched.add(page.group)
+                    remaining[page.group] -= 1
+                    if remaining[page.group] == 0:
+                        self._pack(self._groups[page.group], journal, summary, page.group in touched)
+                self.progress.report(page.index + 1, len(plan), page.rel)
+                if self.on_page is not None:
+                    self.on_page(ev)
+            if st.output_format == "folder" and not summary.cancelled:
+                self._copy_comicinfo(plan)
+            summary.seconds = time.perf_counter() - t0
+            journal.append({"type": "summary", "time": _now(), **summary.to_dict()})
+        finally:
+            reader.close()
+            journal.close()
+            lock.release()
+        summary.seconds = time.perf_counter() - t0
+        return summary
+
+    def _event(self, page: PlannedPage, status: str, **kw) -> PageEvent:
+        return PageEvent(index=page.index, total=len(self._plan or []), rel=page.rel, source=page.source.name,
+                         status=status, **kw)
+
+    def _read(self, page: PlannedPage, reader: ArchiveReader) -> bytes:
+        s = page.source
+        if s.member is None:
+            try:
+                return s.path.read_bytes()
+            except OSError as e:
+                raise PageReadError(s.name, f"cannot read file ({e.strerror or e})") from None
+        try:
+            return reader.read(s.path, s.member)
+        except ArchiveError as e:
+            raise PageReadError(s.name, str(e).split(": ", 1)[-1]) from None
+
+    def _process(self, page: PlannedPage, ov, reader: ArchiveReader, journal: _Journal, input_files: set,
+                 claimed: dict) -> PageEvent:
+        st = self.settings
+        t0 = time.perf_counter()
+        if page.out_rel is None:
+            return self._event(page, "failed", reason=f"output name collides with {page.collides_with}'s; renamed "
+                                                       "inputs needed", seconds=time.perf_counter() - t0)
+        try:
+            data = self._read(page, reader)
+        except PageReadError as e:
+            return self._event(page, "failed", reason=e.reason, seconds=time.perf_counter() - t0)
+        digest = hashlib.sha256(data).hexdigest()
+        if st.resume:
+            rec = journal.pages.get(page.rel) and self._finished(page, digest, journal)
+            if rec:
+                for o in rec.get("outputs", []):
+                    claimed[o.lower()] = page.rel
+                return self._event(page, "resumed", outputs=list(rec.get("outputs", [])), input_sha256=digest,
+                                   overspill=rec.get("overspill"), render_size=rec.get("render_size"),
+                                   device=rec.get("device"), seconds=time.perf_counter() - t0)
+        ev = self._event(page, "failed", input_sha256=digest)
+        try:
+            self._colorize_page(page, data, ev, ov, input_files, claimed)
+        except PageReadError as e:
+            ev.status, ev.reason = "failed", e.reason
+        except MemoryError:
+            ev.status, ev.reason = "failed", "out of memory"
+        except Exception as e:  # fault isolation: one bad page never stops the batch
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            ev.status, ev.reason = "failed", f"{type(e).__name__}: {first}".rstrip(": ")
+            log.debug("page %s failed", page.rel, exc_info=True)
+            _free_cuda()
+        ev.seconds = time.perf_counter() - t0
+        if ev.status in ("done", "skipped"):
+            journal.append({"type": "page", "rel": page.rel, "status": ev.status, "input_sha256": digest,
+                            "outputs": ev.outputs, "seconds": round(ev.seconds, 3), "render_size": ev.render_size,
+                            "device": ev.device, "overspill": ev.overspill, "colored_fraction": ev.colored_fraction,
+                            "time": _now()})
+        return ev
+
+    def _claim(self, name: str, page: PlannedPage, claimed: dict, target: Path, input_files: set) -> None:
+        owner = claimed.get(name.lower())
+        if owner is not None and owner != page.rel:
+            raise PageReadError(page.source.name, f"output {name} is already written for {owner}")
+        if target.resolve() in input_files:
+            raise PageReadError(page.source.name, f"output {name} would overwrite an input; skipped")
+        if not _inside(target, self.outdir):
+            raise PageReadError(page.source.name, f"output {name} is outside the output folder; refused")
+        claimed[name.lower()] = page.rel
+
+    def _colorize_page(self, page: PlannedPage, data: bytes, ev: PageEvent, ov, input_files: set,
+                       claimed: dict) -> None:
+        st = self.settings
+        decoded = decode_page(data, name=page.source.name)
+        if st.skip_colored and not decoded.is_gray:
+            frac = colored_fraction(decoded.rgb)
+            ev.colored_fraction = round(frac, 5)
+            if frac >= st.colored_threshold:
+                suffix = PurePosixPath(page.source.member or page.source.path.name).suffix
+                target, name = self._image_target(page, page.out_rel.with_suffix(suffix))
+                self._claim(name, page, claimed, target, input_files)
+                atomic_write_bytes(target, data)  # copied through byte for byte
+                ev.status, ev.outputs = "skipped", [name]
+                ev.reason = f"already colored ({frac:.1%} of the page)"
+                return
+        from .pipeline import combine_lab
+
+        res = self.colorizer.colorize_page(decoded, st.render_size)
+        ev.render_size, ev.device = res.render_size, res.device
+        lightness, ab, rgb = res.lightness, res.ab, res.rgb
+        report = None
+        if ov is not None and (st.overspill_scores or st.fix_overspill or st.layers):
+            gray = decoded.gray
+            try:
+                report = ov.analyze(lightness, ab, gray=gray)
+                if st.fix_overspill:
+                    before = float(report.page_score)
+                    ab = ov.fix_overspill(lightness, ab, strength=float(st.fix_strength), report=report, gray=gray)
+                    rgb = combine_lab(lightness, ab)
+                    report = ov.analyze(lightness, ab, gray=gray)
+                    ev.overspill = _scores(report, page_score_before_fix=before)
+                else:
+                    ev.overspill = _scores(report)
+            except (ValueError, MemoryError) as e:  # e.g. a strip too thin to segment: keep the page
+                report = None
+                ev.overspill = {"error": str(e).splitlines()[0] if str(e) else type(e).__name__}
+                log.warning("%s: overspill check skipped (%s)", page.rel, ev.overspill["error"])
+        target, name = self._image_target(page, page.out_rel)
+        self._claim(name, page, claimed, target, input_files)
+        blob = encode_image(rgb, st.image_format, st.quality, decoded.dpi)
+        outputs = [name]
+        if st.layers:
+            from .layers import page_layers, write_layers
+
+            heat = ov.heatmap_rgba(report) if (ov is not None and report is not None) else None
+            ltarget, lname = self._layers_target(page)
+            self._claim(lname, page, claimed, ltarget, input_files)
+            write_layers(ltarget, st.layers, page_layers(decoded.gray, lightness, ab, heat), decoded.dpi)
+            outputs.append(lname)
+        atomic_write_bytes(target, blob)
+        ev.status, ev.outputs = "done", outputs
+
+    def _pack(self, group: _Group, journal: _Journal, summary: BatchSummary, touched: bool) -> None:
+        """Write a group's .cbz once all its pages are finished (atomic), then drop the staging."""
+        target = self.outdir / Path(*group.archive_rel.parts)
+        members: dict[str, str] = {}
+        entries: list[tuple[str, Path]] = []
+        for page in group.pages:
+            rec = journal.pages.get(page.rel)
+            if not rec or rec.get("status") not in ("done", "skipped"):
+                continue
+            staged = rec["outputs"][0]
+            member = PurePosixPath(staged).relative_to(PurePosixPath(WORK_DIR_NAME) / group.key).as_posix()
+            members[member] = rec["input_sha256"]
+            entries.append((member, self.outdir / staged))
+        old = journal.packs.get(group.key.as_posix())
+        if not touched and old and old.get("members") == members and target.is_file():
+            shutil.rmtree(self._stage_dir(group.key), ignore_errors=True)
+            return
+        if not entries:
+            return
+        ci = None
+        try:
+            if group.comicinfo_from is not None:
+                ci = read_comicinfo(group.comicinfo_from) if group.comicinfo_is_archive \
+                    else group.comicinfo_from.read_bytes()
+        except (ArchiveError, OSError) as e:
+            log.warning("%s: ComicInfo.xml not kept (%s)", group.comicinfo_from, e)
+        if ci is None:
+            ci = minimal_comicinfo(group.key.name, len(entries))
+        old_reader = ArchiveReader()
+        old_tmp = None
+        try:
+            if target.is_file():  # pages finished by an earlier run whose staging is gone
+                old_tmp = target
+
+            def loader(member: str, path: Path):
+                def load() -> bytes:
+                    if path.is_file():
+                        return path.read_bytes()
+                    if old_tmp is None:
+                        raise OSError(f"{path}: staged page is missing")
+                    return old_reader.read(old_tmp, member)
+                return load
+
+            write_cbz(target, [(m, loader(m, p)) for m, p in entries], comicinfo=ci)
+        finally:
+            old_reader.close()
+        journal.append({"type": "pack", "group": group.key.as_posix(), "archive": group.archive_rel.as_posix(),
+                        "members": members, "time": _now()})
+        summary.archives.append(group.archive_rel.as_posix())
+        shutil.rmtree(self._stage_dir(group.key), ignore_errors=True)
+        work = self.outdir / WORK_DIR_NAME
+        try:
+            for d in sorted((p for p in work.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                d.rmdir() if not any(d.iterdir()) else None
+            work.rmdir()
+        except OSError:
+            pass
+
+    def _copy_comicinfo(self, plan: list[PlannedPage]) -> None:
+        """Folder output: keep each input archive's ComicInfo.xml in its mirrored folder."""
+        done = set()
+        for page in plan:
+            s = page.source
+            if s.member is None or s.path in done:
+                continue
+            done.add(s.path)
+            rel = _norm(s.rel)
+            key = PurePosixPath(*rel.parts[: len(rel.parts) - len(_norm(s.member).parts)])
+            try:
+                ci = read_comicinfo(s.path)
+                if ci is not None:
+                    target = self.outdir / Path(*key.parts) / COMICINFO_NAME
+                    if not target.is_file() or target.read_bytes() != ci:
+                        atomic_write_bytes(target, ci)
+            except (ArchiveError, OSError) as e:
+                log.warning("%s: ComicInfo.xml not kept (%s)", s.path, e)
+
+
+def _scores(report, **extra) -> dict:
+    out = {"page_score": round(float(report.page_score), 6), "near_line_score": round(float(report.near_line_score), 6),
+           "flagged": bool(report.flagged), "flagged_regions": len(report.regions)}
+    out.update({k: round(float(v), 6) for k, v in extra.items()})
+    return out
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _free_cuda() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:
+        pass
+
+
+def run_batch(inputs: Iterable[Union[str, Path]], outdir: Union[str, Path], colorizer,
+              settings: Optional[BatchSettings] = None, progress: Optional[Progress] = None,
+              on_page: Optional[Callable[[PageEvent], None]] = None) -> BatchSummary:
+    """Run a :class:`BatchJob` (see there for arguments and errors) and return its summary."""
+    return BatchJob(inputs, outdir, colorizer, settings, progress, on_page).run()

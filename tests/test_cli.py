@@ -1,0 +1,133 @@
+"""The ``mangacolor`` command line end to end on real pages (foundation issue, DESIGN.md 7)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mangacolor.core import __version__
+from mangacolor.core.cli import main
+from mangacolor.core.color import chroma, gray_to_lightness, srgb_to_lab
+from mangacolor.core.imageio import read_page
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """The tiny model runs faster on one thread than on two contended cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_colorize_real_pages_end_to_end(bw_pages, tiny_model_path, tmp_path, capsys):
+    inputs = bw_pages[:2]
+    out = tmp_path / "out"
+    rc = main(["colorize", *map(str, inputs), "-o", str(out), "--model", str(tiny_model_path),
+               "--render-size", "128", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "2 colorized" in err
+    for src in inputs:
+        page = read_page(src)
+        res = out / f"{src.stem}.png"
+        assert res.is_file()
+        rgb = np.asarray(Image.open(res).convert("RGB"))
+        assert rgb.shape == page.rgb.shape  # same pixel size as the input (1414 x 2000)
+        L_in = gray_to_lightness(page.gray)
+        lab = srgb_to_lab(rgb)
+        assert np.abs(lab[..., 0] - L_in).mean() < 1.5  # the page's own L*: ink and screentone kept
+        assert chroma(lab[..., 1:]).mean() > 0.5  # and it has color
+
+
+def test_bad_files_are_reported_and_the_rest_is_done(bw_pages, tiny_model_path, tmp_path, capsys):
+    src = tmp_path / "chapter"
+    src.mkdir()
+    for i, p in enumerate(bw_pages[:2]):
+        im = Image.open(p)
+        im.thumbnail((400, 400))
+        im.save(src / f"page{i + 1}.jpg", quality=92)
+    data = (src / "page1.jpg").read_bytes()
+    (src / "page3_corrupt.jpg").write_bytes(data[:200] + b"\0" * 50)
+    (src / "page4_empty.png").write_bytes(b"")
+    (src / "page5_text.png").write_text("this is not an image\n")
+    before = _snapshot(src)
+    out = tmp_path / "out"
+    rc = main(["colorize", str(src), "-o", str(out), "--model", str(tiny_model_path), "--render-size", "128"])
+    err = capsys.readouterr().err
+    assert rc == 1  # some pages failed, the rest are done
+    assert "Traceback" not in err
+    for bad in ("page3_corrupt.jpg", "page4_empty.png", "page5_text.png"):
+        assert bad in err
+    assert "empty file" in err and "not an image" in err
+    written = sorted(p.name for p in (out / "chapter").iterdir())
+    assert written == ["page1.png", "page2.png"]
+    for i in (1, 2):
+        assert Image.open(out / "chapter" / f"page{i}.png").size == Image.open(src / f"page{i}.jpg").size
+    assert _snapshot(src) == before  # no input modified
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mangacolor {__version__}"
+
+
+def test_pickled_model_is_refused_with_one_line(tiny_model_path, bw_pages, tmp_path, capsys):
+    evil = tmp_path / "model.pt"
+    evil.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    rc = main(["colorize", str(bw_pages[0]), "-o", str(tmp_path / "out"), "--model", str(evil)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "pickle" in err and "model.pt" in err
+    # a pickle disguised as .safetensors next to a valid card
+    disguised = tmp_path / "disguised.safetensors"
+    disguised.write_bytes(pickle.dumps({"state_dict": list(range(10))}, protocol=4))
+    shutil.copy(tiny_model_path.with_suffix(".json"), disguised.with_suffix(".json"))
+    rc = main(["colorize", str(bw_pages[0]), "-o", str(tmp_path / "out"), "--model", str(disguised)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "pickle" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unusable_input_exits_2_with_one_line(tiny_model_path, tmp_path, capsys):
+    rc = main(["colorize", str(tmp_path / "nope.png"), "-o", str(tmp_path / "out"), "--model", str(tiny_model_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "nope.png" in err
+    broken = tmp_path / "broken.cbz"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    rc = main(["colorize", str(broken), "-o", str(tmp_path / "out"), "--model", str(tiny_model_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "broken.cbz" in err
+    rc = main(["colorize", "-o", str(tmp_path / "out")])
+    assert rc == 2 and "no INPUT" in capsys.readouterr().err
+
+
+def test_sample_page_with_overspill_fix_and_jpg(tiny_model_path, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["colorize", "--sample", "-o", str(out), "--model", str(tiny_model_path), "--render-size", "128",
+               "--fix-overspill", "--fix-strength", "0.5", "--format", "jpg", "--quality", "80"])
+    assert rc == 0, capsys.readouterr().err
+    res = out / "sample_page.jpg"
+    with Image.open(res) as im:
+        assert im.format == "JPEG" and im.mode == "RGB"
+        from mangacolor.resources import sample_page_path
+
+        assert im.size == Image.open(sample_page_path()).size
+    import json
+
+    recs = [json.loads(line) for line in (out / "mangacolor-job.jsonl").read_text().splitlines()]
+    page = next(r for r in recs if r["type"] == "page")
+    assert "page_score" in page["overspill"] and "page_score_before_fix" in page["overspill"]

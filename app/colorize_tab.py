@@ -1,0 +1,614 @@
+"""The "Colorize" tab: page list, side-by-side original/colorized view, colorize and save.
+
+Pages come in through :meth:`ColorizeTab.add_inputs` (the open dialogs and drag-and-drop both
+call it): files, folders (recursive) and .cbz/.zip archives, expanded by
+:func:`mangacolor.core.imageio.collect_sources`. Colorizing runs as
+:class:`mangacolor.app.worker.ColorizeJob` on the model worker; decoding and saving run on the
+:class:`mangacolor.app.io_tasks.PageIO` pool. This widget only reacts to their signals.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Optional, Union
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QLabel, QSpinBox, QSplitter, QStyle, QToolBar, QVBoxLayout,
+                               QWidget)
+
+from mangacolor.core.archive import ArchiveError
+from mangacolor.core.imageio import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, collect_sources
+from mangacolor.core.pipeline import MIN_RENDER_SIZE
+
+from .image_view import CompareView
+from .io_tasks import PageIO
+from .page_list import PageEntry, PageList, PageState
+from .qt_images import rgb_to_qimage
+from .settings import app_settings, settings_dir_value
+from .worker import CANCELLED, DONE, ColorizeJob, ModelWorker, PageOutcome, one_line
+
+__all__ = ["ColorizeTab", "output_path", "OPEN_FILTER"]
+
+OPEN_FILTER = ("Pages and comic archives (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES + ARCHIVE_SUFFIXES)
+               + ");;Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;Comic archives (*.cbz *.zip);;"
+               "All files (*)")
+#: How many decoded originals stay in memory for quick page flipping.
+ORIGINAL_CACHE = 6
+MAX_RENDER_SIZE = 4096
+
+
+def output_path(folder: Union[str, Path], entry: PageEntry, keep_structure: bool,
+                inputs: Iterable[Path] = ()) -> Path:
+    """Where a colorized page is saved: page stem + ``.png``.
+
+    Args:
+        folder: the output folder.
+        entry: the page.
+        keep_structure: keep the page's relative folders (``chapter/001.png``), as the
+            ``colorize`` command does, so pages of different folders or archives cannot collide.
+        inputs: resolved input file paths; a target equal to one of them gets ``_colorized``
+            added to its stem so that an input is never overwritten.
+    """
+    rel = PurePosixPath(entry.source.rel)
+    sub = Path(*rel.parent.parts) if keep_structure and rel.parent.parts else Path()
+    target = Path(folder) / sub / f"{rel.stem}.png"
+    protected = {Path(p).resolve() for p in inputs}
+    protected.add(Path(entry.source.path).resolve())
+    if target.resolve() in protected:
+        target = target.with_name(f"{rel.stem}_colorized.png")
+    return target
+
+
+class ColorizeTab(QWidget):
+    """Open pages, colorize them on the model worker, compare, save.
+
+    Args:
+        worker: the model worker (jobs are submitted to it; its signals are filtered by job id).
+        render_size: initial render size (None: the model's own, once loaded).
+
+    Signals:
+        message(str): a one-line status message for the status bar.
+        page_colorized(str): a page got its colorized result (key).
+        page_failed(str, str): a page failed to read or colorize (key, one-line reason).
+        page_shown(str): the views now show this page (key).
+        page_loaded(str): a page was decoded (thumbnail, and the full page when shown) (key).
+        job_finished(int, str, str): a colorize job of this tab ended and the list is updated
+            (job id, "done"|"cancelled"|"failed", one-line message).
+        saved(str): a file was written (path).
+        save_finished(int, int): a save request ended (files written, files failed).
+    """
+
+    message = Signal(str)
+    page_colorized = Signal(str)
+    page_failed = Signal(str, str)
+    page_shown = Signal(str)
+    page_loaded = Signal(str)
+    job_finished = Signal(int, str, str)
+    saved = Signal(str)
+    save_finished = Signal(int, int)
+
+    def __init__(self, worker: ModelWorker, render_size: Optional[int] = None, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.worker = worker
+        self.io = PageIO(self)
+        self.settings = app_settings()
+        self._jobs: dict[int, ColorizeJob] = {}
+        self._originals: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._loading_full: set[str] = set()
+        self._shown_key: Optional[str] = None
+        self._render_size_user = render_size is not None
+
+        self.page_list = PageList(self)
+        self.compare = CompareView(self)
+        self.count_label = QLabel("No pages: open files or a folder, or drop them here")
+        self.count_label.setWordWrap(True)
+        self.count_label.setStyleSheet("QLabel { padding: 4px; color: palette(mid); }")
+        left = QWidget(self)
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.setSpacing(2)
+        ll.addWidget(self.page_list, 1)
+        ll.addWidget(self.count_label)
+        left.setMinimumWidth(180)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.compare)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([250, 1000])
+        self.splitter.setChildrenCollapsible(False)
+
+        self.render_spin = QSpinBox(self)
+        self.render_spin.setRange(MIN_RENDER_SIZE, MAX_RENDER_SIZE)
+        self.render_spin.setSingleStep(64)
+        self.render_spin.setSuffix(" px")
+        self.render_spin.setValue(int(render_size or 512))
+        self.render_spin.setToolTip("Render size: the short side, in pixels, at which the network sees the page.\n"
+                                    "Colors are predicted at this size and upsampled; ink and screentone stay "
+                                    "at full resolution.")
+        self.render_spin.valueChanged.connect(self._on_render_size_edited)
+        self.zoom_label = QLabel("100 %")
+        self.zoom_label.setMinimumWidth(52)
+        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        self._make_actions()
+        self.toolbar = QToolBar("Colorize", self)
+        self.toolbar.setIconSize(QSize(20, 20))
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        a = self.actions_by_name
+        for name in ("open_files", "open_folder", None, "colorize", "colorize_all", None, "save", "save_all",
+                     None, "fit", "actual_size", "zoom_out", "zoom_in"):
+            if name is None:
+                self.toolbar.addSeparator()
+            else:
+                self.toolbar.addAction(a[name])
+        self.toolbar.addWidget(self.zoom_label)
+        self.toolbar.addSeparator()
+        self.toolbar.addWidget(QLabel(" Render size "))
+        self.toolbar.addWidget(self.render_spin)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.toolbar)
+        lay.addWidget(self.splitter, 1)
+
+        self.page_list.currentItemChanged.connect(lambda *_: self._show(self.page_list.current_key()))
+        self.page_list.itemSelectionChanged.connect(self._update_actions)
+        self.compare.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        self.io.loaded.connect(self._on_loaded)
+        self.io.load_failed.connect(self._on_load_failed)
+        self.io.saved.connect(self._on_saved)
+        self.io.save_failed.connect(self._on_save_failed)
+        self.io.save_finished.connect(self._on_save_finished)
+        worker.job_started.connect(self._on_job_started)
+        worker.job_progress.connect(self._on_job_progress)
+        worker.job_result.connect(self._on_job_result)
+        worker.job_finished.connect(self._on_job_finished)
+        worker.model_ready.connect(self._on_model_ready)
+        self._show(None)
+        self._update_actions()
+
+    # ---- actions ----------------------------------------------------------------------------
+    def _make_actions(self) -> None:
+        st = self.style()
+
+        def act(name, text, shortcut, slot, icon=None, tip=""):
+            a = QAction(text, self)
+            if shortcut:
+                seqs = shortcut if isinstance(shortcut, list) else [shortcut]
+                a.setShortcuts([QKeySequence(s) for s in seqs])
+            if icon is not None:
+                a.setIcon(st.standardIcon(icon) if isinstance(icon, QStyle.StandardPixmap) else icon)
+            keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in
+                             (shortcut if isinstance(shortcut, list) else [shortcut] if shortcut else []))
+            a.setToolTip(f"{tip or text.replace('&', '').rstrip('.…')}" + (f" ({keys})" if keys else ""))
+            a.triggered.connect(lambda checked=False: slot())
+            self.actions_by_name[name] = a
+            return a
+
+        SP = QStyle.StandardPixmap
+        self.actions_by_name: dict[str, QAction] = {}
+        act("open_files", "Open Files\u2026", "Ctrl+O", self.open_files_dialog, SP.SP_DialogOpenButton,
+            "Open page images or .cbz/.zip archives")
+        act("open_folder", "Open Folder\u2026", "Ctrl+Shift+O", self.open_folder_dialog, SP.SP_DirOpenIcon,
+            "Open a folder of pages (with its sub-folders)")
+        act("colorize", "Colorize", "Ctrl+R", self.colorize_selected, SP.SP_MediaPlay, "Colorize the selected pages")
+        act("colorize_all", "Colorize All", "Ctrl+Shift+R", self.colorize_all, SP.SP_MediaSeekForward,
+            "Colorize every page in the list")
+        act("save", "Save\u2026", "Ctrl+S", self.save_current, SP.SP_DialogSaveButton,
+            "Save the shown colorized page as PNG into a folder")
+        act("save_all", "Save All\u2026", "Ctrl+Shift+S", self.save_all, SP.SP_DriveHDIcon,
+            "Save every colorized page as PNG into a folder")
+        act("fit", "Fit", "Ctrl+0", self.compare.fit, None, "Fit the page in the view")
+        act("actual_size", "100%", "Ctrl+1", self.compare.actual_size, None, "One screen pixel per page pixel")
+        act("zoom_in", "Zoom In", ["Ctrl++", "Ctrl+="], self.compare.zoom_in, None)
+        act("zoom_out", "Zoom Out", "Ctrl+-", self.compare.zoom_out, None)
+        act("next_page", "Next Page", "PgDown", self.next_page, SP.SP_ArrowDown)
+        act("previous_page", "Previous Page", "PgUp", self.previous_page, SP.SP_ArrowUp)
+        act("remove_all", "Close All Pages", None, self.clear_pages, None, "Remove every page from the list")
+        self.actions_by_name["zoom_in"].setIconText("Zoom +")
+        self.actions_by_name["zoom_out"].setIconText("Zoom \u2212")
+        self.actions_by_name["open_files"].setIconText("Open")
+        self.actions_by_name["open_folder"].setIconText("Folder")
+
+    def _update_actions(self) -> None:
+        a = self.actions_by_name
+        n = len(self.page_list)
+        has_sel = bool(self.page_list.selected_keys())
+        shown = self.page_list.entry(self._shown_key) if self._shown_key else None
+        a["colorize"].setEnabled(has_sel)
+        a["colorize_all"].setEnabled(n > 0)
+        a["save"].setEnabled(shown is not None and shown.colorized is not None)
+        a["save_all"].setEnabled(any(e.colorized is not None for e in self.page_list.entries()))
+        a["next_page"].setEnabled(n > 1)
+        a["previous_page"].setEnabled(n > 1)
+        a["remove_all"].setEnabled(n > 0)
+        if n == 0:
+            self.count_label.setText("No pages: open files or a folder, or drop them here")
+        else:
+            done = sum(e.state == PageState.DONE for e in self.page_list.entries())
+            failed = sum(e.state == PageState.FAILED for e in self.page_list.entries())
+            text = f"{n} page{'s' if n != 1 else ''}, {done} colorized"
+            if failed:
+                text += f", {failed} failed"
+            self.count_label.setText(text)
+
+    # ---- opening ----------------------------------------------------------------------------
+    def open_files_dialog(self) -> None:
+        start = settings_dir_value(self.settings, "paths/last_open", str(Path.home()))
+        files, _ = QFileDialog.getOpenFileNames(self, "Open pages", start, OPEN_FILTER)
+        if files:
+            self.settings.setValue("paths/last_open", str(Path(files[0]).parent))
+            self.add_inputs(files)
+
+    def open_folder_dialog(self) -> None:
+        start = settings_dir_value(self.settings, "paths/last_open", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of pages", start)
+        if folder:
+            self.settings.setValue("paths/last_open", str(Path(folder).parent))
+            self.add_inputs([folder])
+
+    def add_inputs(self, paths: Iterable[Union[str, Path]]) -> int:
+        """Add files, folders and .cbz/.zip archives to the page list (the open dialogs and
+        drag-and-drop use this).
+
+        Unusable inputs (missing, not an image or archive, an unreadable archive, an empty
+        folder) are reported with a one-line :attr:`message`; the rest are added. Pages already
+        listed are not added twice. Thumbnails are decoded in the background; a page that
+        cannot be decoded is marked failed with a one-line message.
+
+        Returns:
+            The number of pages added.
+        """
+        problems: list[str] = []
+        added: list[str] = []
+        for raw in paths:
+            p = Path(raw)
+            if not p.exists():
+                problems.append(f"{p.name or p}: no such file or folder")
+                continue
+            if p.is_file() and p.suffix.lower() not in IMAGE_SUFFIXES + ARCHIVE_SUFFIXES:
+                problems.append(f"{p.name}: not a page image or comic archive "
+                                f"(use {', '.join(s.lstrip('.') for s in IMAGE_SUFFIXES + ARCHIVE_SUFFIXES)})")
+                continue
+            try:
+                sources = collect_sources([p])
+            except (FileNotFoundError, ArchiveError, OSError) as e:
+                problems.append(one_line(e))
+                continue
+            if not sources:
+                kind = "archive" if p.is_file() else "folder"
+                problems.append(f"{p.name}: no page images in this {kind}")
+                continue
+            for src in sources:
+                entry = PageEntry(key=src.name, source=src)
+                if self.page_list.add_entry(entry):
+                    added.append(entry.key)
+                    self.io.load(entry.key, src, full=False)
+        if added and self.page_list.current_key() is None:
+            self.page_list.select_key(added[0])
+        elif added and self._shown_key is None:
+            self._show(self.page_list.current_key())
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            self._say(problems[0] + more)
+        elif added:
+            self._say(f"Added {len(added)} page{'s' if len(added) != 1 else ''}")
+        elif paths:
+            self._say("Those pages are already in the list")
+        self._update_actions()
+        return len(added)
+
+    def clear_pages(self) -> None:
+        """Remove every page (cancels their queued work)."""
+        for job_id in list(self._jobs):
+            self.worker.cancel(job_id)
+        self._jobs.clear()
+        self.io.next_generation()
+        self._originals.clear()
+        self._loading_full.clear()
+        self.page_list.clear_entries()
+        self._show(None)
+        self._update_actions()
+
+    # ---- pages ------------------------------------------------------------------------------
+    def next_page(self) -> None:
+        self.page_list.step(+1)
+
+    def previous_page(self) -> None:
+        self.page_list.step(-1)
+
+    def shown_key(self) -> Optional[str]:
+        """Key of the page in the views (None when empty)."""
+        return self._shown_key
+
+    def _remember_original(self, key: str, rgb: np.ndarray) -> None:
+        self._originals[key] = rgb
+        self._originals.move_to_end(key)
+        while len(self._originals) > ORIGINAL_CACHE:
+            self._originals.popitem(last=False)
+
+    def _show(self, key: Optional[str]) -> None:
+        self._shown_key = key
+        entry = self.page_list.entry(key) if key else None
+        if entry is None:
+            self.compare.set_images(None, None, "Drop pages, a folder or a .cbz here\nor use Open Files (Ctrl+O)", "")
+            self.compare.set_captions("Original", "Colorized")
+            self._update_actions()
+            return
+        original = self._originals.get(key)
+        if original is not None:
+            self._originals.move_to_end(key)
+        elif entry.state != PageState.FAILED or entry.colorized is not None:
+            if key not in self._loading_full:
+                self._loading_full.add(key)
+                self.io.load(key, entry.source, full=True)
+        orig_img = rgb_to_qimage(original) if original is not None else None
+        col_img = rgb_to_qimage(entry.colorized) if entry.colorized is not None else None
+        if entry.state == PageState.FAILED and original is None:
+            orig_text = "Cannot read this page:\n" + (entry.message or "")
+        else:
+            orig_text = "Loading\u2026"
+        col_text = {PageState.QUEUED: "Queued\u2026", PageState.WORKING: "Colorizing\u2026",
+                    PageState.FAILED: "Failed: " + entry.message.split(": ")[-1]}.get(
+            entry.state, "Not colorized yet\nColorize (Ctrl+R)")
+        self.compare.set_images(orig_img, col_img, orig_text, col_text)
+        self._update_captions(entry)
+        self._update_actions()
+        self.page_shown.emit(key)
+
+    def _update_captions(self, entry: PageEntry) -> None:
+        size = f" \u2014 {entry.size[0]} \u00d7 {entry.size[1]} px" if entry.size else ""
+        col = "Colorized"
+        if entry.colorized is not None and entry.render_size:
+            col += f" \u2014 render size {entry.render_size} px"
+            if entry.seconds is not None:
+                col += f", {entry.seconds:.1f} s"
+        self.compare.set_captions(f"Original{size}", col)
+
+    def _on_loaded(self, generation: int, key: str, thumb, rgb, width: int, height: int, dpi) -> None:
+        if generation != self.io.generation:
+            return
+        entry = self.page_list.entry(key)
+        if entry is None:
+            return
+        entry.size = (int(width), int(height))
+        entry.dpi = dpi
+        self.page_list.set_thumbnail(key, thumb)
+        if rgb is not None:
+            self._loading_full.discard(key)
+            self._remember_original(key, rgb)
+            if key == self._shown_key:
+                self.compare.set_images(rgb_to_qimage(rgb),
+                                        rgb_to_qimage(entry.colorized) if entry.colorized is not None else None,
+                                        "", self._colorized_placeholder(entry), keep_view=True)
+                self._update_captions(entry)
+        self.page_list.refresh(key)
+        self.page_loaded.emit(key)
+
+    def _colorized_placeholder(self, entry: PageEntry) -> str:
+        return {PageState.QUEUED: "Queued\u2026", PageState.WORKING: "Colorizing\u2026",
+                PageState.FAILED: "Failed: " + entry.message.split(": ")[-1]}.get(
+            entry.state, "Not colorized yet\nColorize (Ctrl+R)")
+
+    def _on_load_failed(self, generation: int, key: str, message: str) -> None:
+        if generation != self.io.generation:
+            return
+        self._loading_full.discard(key)
+        entry = self.page_list.entry(key)
+        if entry is None:
+            return
+        self.page_list.set_state(key, PageState.FAILED, message)
+        self._say(message)
+        self.page_failed.emit(key, message)
+        if key == self._shown_key:
+            self._show(key)
+        self._update_actions()
+
+    # ---- colorizing -------------------------------------------------------------------------
+    def render_size(self) -> int:
+        """The render size the next job uses (short side, pixels)."""
+        return int(self.render_spin.value())
+
+    def _on_render_size_edited(self, _value: int) -> None:
+        self._render_size_user = True
+
+    def _on_model_ready(self, _device: str, _model: str, render_size: int) -> None:
+        if not self._render_size_user and render_size > 0:
+            self.render_spin.blockSignals(True)
+            self.render_spin.setValue(int(render_size))
+            self.render_spin.blockSignals(False)
+
+    def colorize_selected(self) -> Optional[int]:
+        """Colorize the selected pages (or the shown one); returns the job id or None."""
+        return self.colorize_keys(self.page_list.selected_keys())
+
+    def colorize_all(self) -> Optional[int]:
+        """Colorize every page that is not colorized, queued or running yet (all of them again
+        when every page is already colorized); returns the job id or None."""
+        entries = self.page_list.entries()
+        keys = [e.key for e in entries if e.state in (PageState.PENDING, PageState.FAILED)]
+        if not keys and entries and all(e.state == PageState.DONE for e in entries):
+            keys = [e.key for e in entries]
+        return self.colorize_keys(keys)
+
+    def colorize_keys(self, keys: Iterable[str]) -> Optional[int]:
+        """Queue a :class:`ColorizeJob` for these pages (pages already queued are skipped)."""
+        items = []
+        for key in keys:
+            entry = self.page_list.entry(key)
+            if entry is None or entry.state in (PageState.QUEUED, PageState.WORKING):
+                continue
+            items.append((key, entry.source))
+        if not items:
+            self._say("Nothing to colorize: those pages are already queued" if keys else "No page selected")
+            return None
+        job = ColorizeJob(items, render_size=self.render_size())
+        self._jobs[job.id] = job
+        for key, _ in items:
+            self.page_list.set_state(key, PageState.QUEUED)
+        if self._shown_key in job.keys:
+            self.compare.set_colorized(None if self.page_list.entry(self._shown_key).colorized is None else
+                                       rgb_to_qimage(self.page_list.entry(self._shown_key).colorized), "Queued\u2026")
+        self.worker.submit(job)
+        self._update_actions()
+        return job.id
+
+    def _mark_working(self, key: str) -> None:
+        entry = self.page_list.entry(key)
+        if entry is not None and entry.state == PageState.QUEUED:
+            self.page_list.set_state(key, PageState.WORKING)
+            if key == self._shown_key and entry.colorized is None:
+                self.compare.set_colorized(None, "Colorizing\u2026")
+
+    def _on_job_started(self, job_id: int, _description: str) -> None:
+        job = self._jobs.get(job_id)
+        if job is not None and job.items:
+            self._mark_working(job.items[0][0])
+
+    def _on_job_progress(self, job_id: int, done: int, total: int, _message: str) -> None:
+        job = self._jobs.get(job_id)
+        if job is not None and 0 <= done < len(job.items):
+            self._mark_working(job.items[done][0])
+
+    def _on_job_result(self, job_id: int, payload: object) -> None:
+        if job_id not in self._jobs or not isinstance(payload, PageOutcome):
+            return
+        entry = self.page_list.entry(payload.key)
+        if entry is None:
+            return
+        if payload.error or payload.result is None:
+            msg = payload.error or f"{entry.source.name}: no result"
+            self.page_list.set_state(entry.key, PageState.FAILED, msg)
+            self._say(msg)
+            self.page_failed.emit(entry.key, msg)
+        else:
+            res = payload.result
+            entry.colorized = res.rgb
+            entry.render_size = res.render_size
+            entry.seconds = res.seconds
+            entry.size = (res.rgb.shape[1], res.rgb.shape[0])
+            if payload.page is not None:
+                entry.dpi = payload.page.dpi
+                self._remember_original(entry.key, payload.page.rgb)
+            self.page_list.set_state(entry.key, PageState.DONE, "")
+            if entry.key == self._shown_key:
+                if not self.compare.original_view.has_image() and payload.page is not None:
+                    self.compare.set_images(rgb_to_qimage(payload.page.rgb), rgb_to_qimage(res.rgb))
+                else:
+                    self.compare.set_colorized(rgb_to_qimage(res.rgb))
+                self._update_captions(entry)
+            self.page_colorized.emit(entry.key)
+        self._update_actions()
+
+    def _on_job_finished(self, job_id: int, status: str, message: str) -> None:
+        job = self._jobs.pop(job_id, None)
+        if job is None:
+            return
+        for key in job.keys:
+            entry = self.page_list.entry(key)
+            if entry is not None and entry.state in (PageState.QUEUED, PageState.WORKING):
+                self.page_list.set_state(key, PageState.DONE if entry.colorized is not None else PageState.PENDING)
+                if key == self._shown_key:
+                    self.compare.set_colorized(
+                        rgb_to_qimage(entry.colorized) if entry.colorized is not None else None,
+                        self._colorized_placeholder(entry))
+        if status == CANCELLED:
+            self._say("Colorizing cancelled")
+        elif status == DONE:
+            ok = sum(self.page_list.entry(k) is not None and self.page_list.entry(k).state == PageState.DONE
+                     for k in job.keys)
+            self._say(f"Colorized {ok} of {len(job.keys)} page{'s' if len(job.keys) != 1 else ''}")
+        else:
+            self._say(f"Colorizing failed: {message}")
+        self._update_actions()
+        self.job_finished.emit(job_id, status, message)
+
+    # ---- saving -----------------------------------------------------------------------------
+    def _ask_save_folder(self) -> Optional[str]:
+        start = settings_dir_value(self.settings, "paths/last_save",
+                                   settings_dir_value(self.settings, "paths/last_open", str(Path.home())))
+        folder = QFileDialog.getExistingDirectory(self, "Save colorized pages into folder", start)
+        return folder or None
+
+    def _inputs(self) -> list[Path]:
+        return [Path(e.source.path) for e in self.page_list.entries() if e.source.member is None]
+
+    def save_current(self, folder: Optional[Union[str, Path]] = None) -> Optional[Path]:
+        """Save the shown page's colorized result as ``<stem>.png`` into ``folder`` (asked when
+        None), in the background. Returns the target path, or None when there is nothing to save."""
+        entry = self.page_list.entry(self._shown_key) if self._shown_key else None
+        if entry is None or entry.colorized is None:
+            self._say("Nothing to save: colorize this page first (Ctrl+R)")
+            return None
+        folder = folder or self._ask_save_folder()
+        if not folder:
+            return None
+        self.settings.setValue("paths/last_save", str(folder))
+        target = output_path(folder, entry, keep_structure=False, inputs=self._inputs())
+        self._say(f"Saving {target.name}\u2026")
+        self.io.save([(entry.key, target, entry.colorized, entry.dpi)])
+        return target
+
+    def save_all(self, folder: Optional[Union[str, Path]] = None) -> list[Path]:
+        """Save every colorized page into ``folder`` (asked when None), keeping the pages'
+        relative folders; returns the target paths."""
+        done = [e for e in self.page_list.entries() if e.colorized is not None]
+        if not done:
+            self._say("Nothing to save: no page is colorized yet (Colorize All: Ctrl+Shift+R)")
+            return []
+        folder = folder or self._ask_save_folder()
+        if not folder:
+            return []
+        self.settings.setValue("paths/last_save", str(folder))
+        inputs = self._inputs()
+        items, seen = [], set()
+        for e in done:
+            target = output_path(folder, e, keep_structure=True, inputs=inputs)
+            n = 2
+            while target in seen:  # two pages with one stem in the same folder (a.jpg, a.png)
+                target = target.with_name(f"{PurePosixPath(e.source.rel).stem}_{n}.png")
+                n += 1
+            seen.add(target)
+            items.append((e.key, target, e.colorized, e.dpi))
+        skipped = len(self.page_list) - len(done)
+        self._say(f"Saving {len(items)} page{'s' if len(items) != 1 else ''}\u2026"
+                  + (f" ({skipped} not colorized, skipped)" if skipped else ""))
+        self.io.save(items)
+        return [t for _, t, _, _ in items]
+
+    def _on_saved(self, _key: str, path: str) -> None:
+        self.saved.emit(path)
+
+    def _on_save_failed(self, _key: str, message: str) -> None:
+        self._say(message)
+
+    def _on_save_finished(self, ok: int, failed: int) -> None:
+        if failed:
+            self._say(f"Saved {ok} file{'s' if ok != 1 else ''}, {failed} could not be written")
+        else:
+            self._say(f"Saved {ok} file{'s' if ok != 1 else ''}")
+        self.save_finished.emit(ok, failed)
+
+    # ---- misc -------------------------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        self.message.emit(" ".join(str(text).split()))
+
+    def save_state(self) -> None:
+        self.settings.setValue("colorize/splitter", self.splitter.saveState())
+
+    def restore_state(self) -> None:
+        state = self.settings.value("colorize/splitter")
+        if state is not None:
+            self.splitter.restoreState(state)
+
+    def shutdown(self) -> None:
+        """Stop background reads/writes (waits for a running save to finish)."""
+        for job_id in list(self._jobs):
+            self.worker.cancel(job_id)
+        self.io.shutdown()

@@ -1,0 +1,131 @@
+"""Background reading and writing of pages for the window (a small ``QThreadPool``).
+
+Decoding a page (for its thumbnail or to show it) and encoding a PNG both take tens to hundreds
+of milliseconds, so they run on pool threads, never on the GUI thread. These tasks never touch
+the model (that belongs to :class:`mangacolor.app.worker.ModelWorker`) nor any widget: results
+come back through the :class:`PageIO` signals as numpy arrays and ``QImage`` copies.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from mangacolor.core.imageio import PageReadError, PageSource, write_image
+
+from .qt_images import rgb_to_qimage
+from .worker import one_line
+
+__all__ = ["PageIO", "THUMB_HEIGHT", "make_thumbnail"]
+
+log = logging.getLogger(__name__)
+
+#: Height in pixels of page-list thumbnails.
+THUMB_HEIGHT = 96
+
+
+def make_thumbnail(rgb: np.ndarray, height: int = THUMB_HEIGHT) -> np.ndarray:
+    """A small copy of a page for the page list.
+
+    Args:
+        rgb: uint8 (H, W, 3) page.
+        height: thumbnail height in pixels (pages smaller than that are kept as they are).
+
+    Returns:
+        uint8 (h, w, 3), area-averaged (OpenCV ``INTER_AREA``), aspect ratio kept.
+    """
+    h, w = rgb.shape[:2]
+    if h <= height:
+        return np.ascontiguousarray(rgb)
+    tw = max(1, round(w * height / h))
+    return cv2.resize(rgb, (tw, height), interpolation=cv2.INTER_AREA)
+
+
+class _LoadTask(QRunnable):
+    def __init__(self, io: "PageIO", generation: int, key: str, source: PageSource, full: bool):
+        super().__init__()
+        self.io, self.generation, self.key, self.source, self.full = io, generation, key, source, full
+
+    def run(self) -> None:
+        try:
+            page = self.source.load()
+            thumb = rgb_to_qimage(make_thumbnail(page.rgb))
+            rgb = page.rgb if self.full else None
+            self.io.loaded.emit(self.generation, self.key, thumb, rgb, page.size[0], page.size[1], page.dpi)
+        except PageReadError as e:
+            self.io.load_failed.emit(self.generation, self.key, str(e))
+        except Exception as e:  # noqa: BLE001 - report, never kill the pool thread
+            log.exception("loading %s failed", self.source.name)
+            self.io.load_failed.emit(self.generation, self.key, f"{self.source.name}: {one_line(e)}")
+
+
+class _SaveTask(QRunnable):
+    def __init__(self, io: "PageIO", items: Sequence[tuple[str, Path, np.ndarray, Optional[tuple]]]):
+        super().__init__()
+        self.io, self.items = io, list(items)
+
+    def run(self) -> None:
+        ok = failed = 0
+        for key, path, rgb, dpi in self.items:
+            try:
+                write_image(path, rgb, fmt="png", dpi=dpi)
+                ok += 1
+                self.io.saved.emit(key, str(path))
+            except (OSError, ValueError) as e:
+                failed += 1
+                self.io.save_failed.emit(key, f"{path}: cannot write ({one_line(e)})")
+        self.io.save_finished.emit(ok, failed)
+
+
+class PageIO(QObject):
+    """Reads pages (thumbnails, full pages to show) and writes results on a thread pool.
+
+    Signals (delivered on the GUI thread):
+        loaded(generation, key, thumbnail QImage, rgb ndarray or None, width, height, dpi)
+        load_failed(generation, key, one-line message)
+        saved(key, path)
+        save_failed(key, one-line message)
+        save_finished(files written, files failed)
+
+    ``generation`` lets the receiver drop results of pages it has removed meanwhile
+    (:meth:`next_generation`).
+    """
+
+    loaded = Signal(int, str, object, object, int, int, object)
+    load_failed = Signal(int, str, str)
+    saved = Signal(str, str)
+    save_failed = Signal(str, str)
+    save_finished = Signal(int, int)
+
+    def __init__(self, parent: Optional[QObject] = None, threads: int = 2):
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max(1, threads))
+        self.generation = 0
+
+    def next_generation(self) -> int:
+        """Forget queued loads; results of earlier requests carry an old generation."""
+        self.pool.clear()
+        self.generation += 1
+        return self.generation
+
+    def load(self, key: str, source: PageSource, full: bool = False) -> None:
+        """Decode a page in the background: a thumbnail always, the full page when ``full``.
+
+        Full loads (a page the user wants to see) jump ahead of thumbnail loads.
+        """
+        self.pool.start(_LoadTask(self, self.generation, key, source, full), 10 if full else 0)
+
+    def save(self, items: Sequence[tuple[str, Path, np.ndarray, Optional[tuple]]]) -> None:
+        """Write (key, path, uint8 (H, W, 3) rgb, dpi) items as PNG, atomically, in the background."""
+        self.pool.start(_SaveTask(self, items), 20)
+
+    def shutdown(self, timeout_ms: int = 10000) -> bool:
+        """Drop queued tasks and wait for running ones."""
+        self.pool.clear()
+        return bool(self.pool.waitForDone(timeout_ms))

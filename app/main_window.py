@@ -1,0 +1,316 @@
+"""The main window: tabs (Colorize now; Batch and Trainer later), menus, status bar, the model worker.
+
+The window owns the single :class:`mangacolor.app.worker.WorkerThread` (DESIGN.md 6), shows the
+running job's progress with a Cancel button, names the device and the model in the status bar,
+accepts dropped files/folders/archives anywhere, and remembers its geometry and last folders
+(:mod:`mangacolor.app.settings`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton, QStatusBar, QTabWidget, QWidget)
+
+from mangacolor.core.library import STARTER_NAME
+
+from .colorize_tab import ColorizeTab
+from .settings import app_settings, settings_dir_value
+from .worker import LoadModelJob, WorkerThread
+
+__all__ = ["MainWindow", "run_app", "app_icon"]
+
+WINDOW_TITLE = "mangacolor"
+
+
+def app_icon() -> QIcon:
+    """The application icon (``resources/icons/mangacolor.svg``); an empty icon when missing."""
+    from mangacolor.resources import icon_path
+
+    path = icon_path("mangacolor")
+    return QIcon(str(path)) if path.exists() else QIcon()
+
+
+class MainWindow(QMainWindow):
+    """mangacolor's main window.
+
+    Args:
+        model_path: checkpoint path or library model name (None: the bundled starter model,
+            :func:`mangacolor.core.library.resolve_model`). Loaded lazily in the worker thread.
+        render_size: render size for colorizing (None: the model card's).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        preload: queue a model load at start so the status bar names the model (or says why it
+            cannot be loaded) before the first page.
+    """
+
+    def __init__(self, model_path: Optional[Union[str, Path]] = None, render_size: Optional[int] = None,
+                 device: str = "auto", preload: bool = True, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setWindowTitle(WINDOW_TITLE)
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.settings = app_settings()
+        self.last_message = ""
+        self._device_text = "\u2026"
+        self._model_text = f"{Path(str(model_path)).stem if model_path else STARTER_NAME} (not loaded yet)"
+        self._active_job: Optional[int] = None
+        self._active_description = ""
+        self._closed = False
+
+        self.worker_thread = WorkerThread(model_path, device, render_size, parent=self)
+        self.worker = self.worker_thread.worker
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.colorize_tab = ColorizeTab(self.worker, render_size, self.tabs)
+        self.tabs.addTab(self.colorize_tab, "Colorize")
+        self.setCentralWidget(self.tabs)
+
+        self._make_status_bar()
+        self._make_menus()
+
+        self.colorize_tab.message.connect(self.show_message)
+        w = self.worker
+        w.job_started.connect(self._on_job_started)
+        w.job_progress.connect(self._on_job_progress)
+        w.job_finished.connect(self._on_job_finished)
+        w.idle.connect(self._on_idle)
+        w.model_loading.connect(self._on_model_loading)
+        w.model_ready.connect(self._on_model_ready)
+        w.model_failed.connect(self._on_model_failed)
+
+        self._restore_settings()
+        if preload:
+            w.submit(LoadModelJob())
+
+    # ---- building ---------------------------------------------------------------------------
+    def _make_status_bar(self) -> None:
+        bar = QStatusBar(self)
+        self.setStatusBar(bar)
+        self.progress_bar = QProgressBar(bar)
+        self.progress_bar.setFixedWidth(220)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setVisible(False)
+        self.cancel_button = QPushButton("Cancel", bar)
+        self.cancel_button.setToolTip("Stop after the current page (Esc)")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel_jobs)
+        self.device_label = QLabel(bar)
+        self.device_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bar.addPermanentWidget(self.progress_bar)
+        bar.addPermanentWidget(self.cancel_button)
+        bar.addPermanentWidget(self.device_label)
+        self._update_device_label()
+
+    def _make_menus(self) -> None:
+        a = self.colorize_tab.actions_by_name
+        mb = self.menuBar()
+
+        file_menu = mb.addMenu("&File")
+        file_menu.addAction(a["open_files"])
+        file_menu.addAction(a["open_folder"])
+        self.load_model_action = QAction("Load Model\u2026", self)
+        self.load_model_action.setToolTip("Use another model checkpoint (.safetensors with its .json card)")
+        self.load_model_action.triggered.connect(lambda: self.load_model_dialog())
+        file_menu.addAction(self.load_model_action)
+        file_menu.addSeparator()
+        file_menu.addAction(a["save"])
+        file_menu.addAction(a["save_all"])
+        file_menu.addSeparator()
+        file_menu.addAction(a["remove_all"])
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        col_menu = mb.addMenu("&Colorize")
+        col_menu.addAction(a["colorize"])
+        col_menu.addAction(a["colorize_all"])
+        self.cancel_action = QAction("Cancel", self)
+        self.cancel_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.cancel_action.setToolTip("Stop the running job after the current page (Esc)")
+        self.cancel_action.triggered.connect(self.cancel_jobs)
+        self.cancel_action.setEnabled(False)
+        col_menu.addAction(self.cancel_action)
+
+        view_menu = mb.addMenu("&View")
+        for name in ("fit", "actual_size", "zoom_in", "zoom_out", None, "next_page", "previous_page"):
+            if name is None:
+                view_menu.addSeparator()
+            else:
+                view_menu.addAction(a[name])
+
+        help_menu = mb.addMenu("&Help")
+        about = QAction("About mangacolor", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+        # shortcuts work whichever widget has the focus
+        for act in list(a.values()) + [self.cancel_action, self.load_model_action]:
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            if act not in self.actions():
+                self.addAction(act)
+
+    # ---- status -----------------------------------------------------------------------------
+    def show_message(self, text: str, timeout_ms: int = 15000) -> None:
+        """Show a one-line message in the status bar (also kept in :attr:`last_message`)."""
+        text = " ".join(str(text).split())
+        self.last_message = text
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def _update_device_label(self) -> None:
+        self.device_label.setText(f"Device: {self._device_text} | Model: {self._model_text}")
+
+    def _on_model_loading(self, device: str, name: str) -> None:
+        self._device_text = device
+        self._model_text = f"{Path(name).stem if name != STARTER_NAME else STARTER_NAME} (loading\u2026)"
+        self._update_device_label()
+
+    def _on_model_ready(self, device: str, model: str, _render_size: int) -> None:
+        self._device_text, self._model_text = device, model
+        self.device_label.setStyleSheet("")
+        self.device_label.setToolTip("")
+        self._update_device_label()
+
+    def _on_model_failed(self, device: str, message: str) -> None:
+        self._device_text = device
+        self._model_text = "none (cannot load)"
+        self.device_label.setStyleSheet("QLabel { color: #c03030; }")
+        self.device_label.setToolTip(message)
+        self._update_device_label()
+        self.show_message(f"Model: {message}", 0)
+
+    def _on_job_started(self, job_id: int, description: str) -> None:
+        self._active_job = job_id
+        self._active_description = description
+        self.progress_bar.setRange(0, 0)  # busy until the first report
+        self.progress_bar.setFormat(description)
+        self.progress_bar.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.cancel_button.setEnabled(True)
+        self.cancel_action.setEnabled(True)
+
+    def _on_job_progress(self, job_id: int, done: int, total: int, _message: str) -> None:
+        if job_id != self._active_job or total <= 0:
+            return
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(done)
+        self.progress_bar.setFormat(f"{self._active_description}: %v / %m")
+
+    def _on_job_finished(self, job_id: int, _status: str, _message: str) -> None:
+        if job_id == self._active_job:
+            self._active_job = None
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(0)
+
+    def _on_idle(self) -> None:
+        if not self.worker.busy:
+            self.progress_bar.setVisible(False)
+            self.cancel_button.setVisible(False)
+            self.cancel_action.setEnabled(False)
+
+    def cancel_jobs(self) -> None:
+        """Cancel the running job (it stops after the current page) and drop the queued ones."""
+        n = self.worker.cancel_all()
+        if n:
+            self.cancel_button.setEnabled(False)
+            self.show_message("Cancelling\u2026 (stops after the current page)")
+
+    # ---- model ------------------------------------------------------------------------------
+    def load_model_dialog(self, path: Optional[Union[str, Path]] = None) -> None:
+        """Use another model checkpoint (asked with a file dialog when ``path`` is None)."""
+        if path is None:
+            start = settings_dir_value(self.settings, "paths/last_model", str(Path.home()))
+            path, _ = QFileDialog.getOpenFileName(self, "Load model", start,
+                                                  "Model checkpoints (*.safetensors *.json);;All files (*)")
+            if not path:
+                return
+            self.settings.setValue("paths/last_model", str(Path(path).parent))
+        render = self.colorize_tab.render_size() if self.colorize_tab._render_size_user else None
+        self.worker.set_model(path, render_size=render)
+        self.worker.submit(LoadModelJob())
+
+    # ---- drag and drop ----------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        md = event.mimeData()
+        if md.hasUrls() and any(u.isLocalFile() for u in md.urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """Dropped files, folders and .cbz/.zip archives go to the Colorize tab's page list."""
+        md = event.mimeData()
+        paths = [u.toLocalFile() for u in md.urls() if u.isLocalFile()] if md.hasUrls() else []
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.tabs.setCurrentWidget(self.colorize_tab)
+        self.colorize_tab.add_inputs(paths)
+
+    # ---- settings / closing -----------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        geom = self.settings.value("window/geometry")
+        if isinstance(geom, QByteArray) and not geom.isEmpty():
+            self.restoreGeometry(geom)
+        else:
+            self.resize(1280, 820)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        self.colorize_tab.restore_state()
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.colorize_tab.save_state()
+        self.settings.sync()
+
+    def shutdown(self) -> None:
+        """Cancel work, stop the worker thread and the I/O pool (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.colorize_tab.shutdown()
+        self.worker_thread.shutdown()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.save_settings()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About mangacolor",
+                          "<b>mangacolor</b><br>Colorize black-and-white manga pages with a "
+                          "Deep Koalarization network (Baldassarre, Mor\u00edn, Rod\u00e9s-Guirao 2017), "
+                          "locally on your GPU or CPU.<br><br>" + self.device_label.text())
+
+
+def run_app(argv: Optional[Sequence[str]] = None) -> int:
+    """Create the ``QApplication``, show the main window and run the event loop.
+
+    Args:
+        argv: command-line arguments for Qt (default ``sys.argv``).
+
+    Returns:
+        The application's exit code.
+    """
+    app = QApplication.instance() or QApplication(list(argv) if argv is not None else sys.argv)
+    app.setOrganizationName("mangacolor")
+    app.setApplicationName("mangacolor")
+    app.setApplicationDisplayName("mangacolor")
+    app.setWindowIcon(app_icon())
+    window = MainWindow()
+    window.show()
+    code = app.exec()
+    window.shutdown()
+    return int(code)

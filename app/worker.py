@@ -1,0 +1,378 @@
+"""The model worker: one long-lived thread that owns the loaded model and runs jobs from a queue.
+
+DESIGN.md section 6:
+
+- one :class:`ModelWorker` (a ``QObject`` moved to its own ``QThread``) owns the
+  :class:`mangacolor.core.pipeline.Colorizer`; the model is loaded lazily, in that thread, by the
+  first job that needs it (by default the bundled starter model,
+  :func:`mangacolor.core.library.resolve_model`);
+- jobs (:class:`Job` subclasses: preview/colorize now, batch and training later) wait in a FIFO
+  queue and run one at a time;
+- results come back only through signals, as numpy arrays or plain Python objects; the worker
+  never touches a widget;
+- every job carries a :class:`mangacolor.core.progress.Progress`; Cancel calls
+  :meth:`Progress.cancel` and the work stops at the next page;
+- a job that raises (unreadable model, CUDA out-of-memory, a bug) fails with a one-line message
+  and the worker goes on with the next job.
+
+:class:`WorkerThread` creates the thread and the worker and shuts them down.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from mangacolor.core.imageio import Page, PageSource
+from mangacolor.core.pipeline import ColorizedPage, Colorizer, colorize_sources
+from mangacolor.core.progress import Cancelled, Progress
+
+__all__ = ["Job", "JobContext", "LoadModelJob", "ColorizeJob", "PageOutcome", "ModelLoadError",
+           "ModelWorker", "WorkerThread", "one_line"]
+
+log = logging.getLogger(__name__)
+
+_job_ids = itertools.count(1)
+
+#: Job end states reported by :attr:`ModelWorker.job_finished`.
+DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
+
+
+def one_line(err: BaseException) -> str:
+    """A one-line description of an exception (its first message line, else its type name)."""
+    text = str(err).strip()
+    first = text.splitlines()[0].strip() if text else ""
+    return first or type(err).__name__
+
+
+class ModelLoadError(RuntimeError):
+    """The model cannot be loaded; ``str(err)`` is a one-line reason for the status bar."""
+
+
+class Job:
+    """A unit of work for the :class:`ModelWorker` (subclass it and implement :meth:`run`).
+
+    Attributes:
+        id: unique positive integer, used in every signal about this job.
+        description: short text for the status bar ("Colorizing 9 pages").
+        progress: the job's :class:`~mangacolor.core.progress.Progress`; its reports are
+            forwarded as :attr:`ModelWorker.job_progress`, and :meth:`cancel` cancels it.
+        needs_model: when True the worker loads the model before :meth:`run`.
+    """
+
+    needs_model = True
+
+    def __init__(self, description: str = ""):
+        self.id = next(_job_ids)
+        self.description = description or type(self).__name__
+        self._reporter: Optional[Callable[[int, int, str], None]] = None
+        self.progress = Progress(self._report)
+
+    def _report(self, done: int, total: int, message: str) -> None:
+        if self._reporter is not None:
+            self._reporter(done, total, message)
+
+    def cancel(self) -> None:
+        """Ask the job to stop at its next check point (thread-safe)."""
+        self.progress.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.progress.cancelled
+
+    def run(self, ctx: "JobContext") -> None:
+        """Do the work in the worker thread. Emit results with ``ctx.emit``; raise to fail.
+
+        Raises:
+            Cancelled: may be raised (via ``self.progress.check()``) to stop early.
+        """
+        raise NotImplementedError
+
+
+class JobContext:
+    """What a running job may use: the worker's model and the result channel."""
+
+    def __init__(self, worker: "ModelWorker", job: Job):
+        self._worker = worker
+        self._job = job
+
+    def colorizer(self) -> Colorizer:
+        """The loaded colorizer (loading it now if needed).
+
+        Raises:
+            ModelLoadError: the model cannot be loaded (one-line reason).
+        """
+        return self._worker._ensure_colorizer()
+
+    def emit(self, payload: object) -> None:
+        """Send a result to the GUI thread (:attr:`ModelWorker.job_result`). Pass numpy arrays or
+        plain objects, never widgets or ``QPixmap``."""
+        self._worker.job_result.emit(self._job.id, payload)
+
+
+class LoadModelJob(Job):
+    """Load the model now (so the status bar can name it before the first page)."""
+
+    def __init__(self):
+        super().__init__("Loading model")
+
+    def run(self, ctx: JobContext) -> None:
+        ctx.colorizer()
+
+
+@dataclass
+class PageOutcome:
+    """One colorized (or failed) page, sent by :class:`ColorizeJob` as a job result.
+
+    Attributes:
+        key: the caller's key for the page.
+        source: where the page came from.
+        page: the decoded page (``page.rgb`` uint8 (H, W, 3) is the original), or None on error.
+        result: the colorized page (``result.rgb`` uint8 (H, W, 3), same size), or None on error.
+        error: one-line reason when the page failed, else None.
+    """
+
+    key: str
+    source: PageSource
+    page: Optional[Page] = None
+    result: Optional[ColorizedPage] = None
+    error: Optional[str] = None
+
+
+class ColorizeJob(Job):
+    """Colorize pages one by one (:func:`mangacolor.core.pipeline.colorize_sources`).
+
+    Emits one :class:`PageOutcome` per page, in order; an unreadable page gives an outcome with
+    ``error`` and the job goes on. Progress is reported after every page as (pages done, total,
+    page name); Cancel stops before the next page.
+
+    Args:
+        items: (key, source) pairs.
+        render_size: short side in pixels the network runs at (None: the model's own).
+    """
+
+    def __init__(self, items: Sequence[tuple[str, PageSource]], render_size: Optional[int] = None):
+        n = len(items)
+        super().__init__(f"Colorizing {n} page{'s' if n != 1 else ''}")
+        self.items = list(items)
+        self.render_size = render_size
+
+    @property
+    def keys(self) -> list[str]:
+        return [k for k, _ in self.items]
+
+    def run(self, ctx: JobContext) -> None:
+        colorizer = ctx.colorizer()
+        self.progress.report(0, len(self.items), "")
+        keys = self.keys
+        results = colorize_sources(colorizer, [s for _, s in self.items], self.progress, self.render_size)
+        for key, res in zip(keys, results):
+            ctx.emit(PageOutcome(key=key, source=res.source, page=res.page, result=res.result, error=res.error))
+
+
+class ModelWorker(QObject):
+    """Owns the model and runs :class:`Job` objects one at a time in its thread.
+
+    Call :meth:`submit`, :meth:`cancel`, :meth:`cancel_all` and :meth:`set_model` from any thread;
+    everything else happens in the worker thread. Connect the signals only to methods of
+    ``QObject`` s living in the GUI thread (widgets): those calls are queued to the GUI thread. A
+    plain function or lambda would be called in the worker thread.
+
+    Args:
+        model_path: a checkpoint path or library model name (None: the bundled starter model).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+        render_size: default render size for the colorizer (None: the model card's).
+    """
+
+    job_started = Signal(int, str)            #: (job id, description)
+    job_progress = Signal(int, int, int, str)  #: (job id, done, total, message)
+    job_result = Signal(int, object)          #: (job id, payload)
+    job_finished = Signal(int, str, str)      #: (job id, "done"|"cancelled"|"failed", one-line message)
+    model_loading = Signal(str, str)          #: (device label, model name or path)
+    model_ready = Signal(str, str, int)       #: (device label, model label, render size)
+    model_failed = Signal(str, str)           #: (device label, one-line reason)
+    idle = Signal()                           #: the queue is empty and no job is running
+    _wake = Signal()
+
+    def __init__(self, model_path: Optional[Union[str, Path]] = None, device: str = "auto",
+                 render_size: Optional[int] = None):
+        super().__init__()
+        self._lock = threading.Lock()
+        self._pending: deque[Job] = deque()
+        self._current: Optional[Job] = None
+        self._spec = (model_path, device, render_size)
+        self._loaded_spec = None
+        self._colorizer: Optional[Colorizer] = None
+        # queued even when emitted from the worker thread itself: no recursion between jobs
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+
+    # ---- any thread -------------------------------------------------------------------------
+    def submit(self, job: Job) -> int:
+        """Queue a job; returns its id. Thread-safe."""
+        with self._lock:
+            self._pending.append(job)
+        self._wake.emit()
+        return job.id
+
+    def set_model(self, model_path: Optional[Union[str, Path]] = None, device: str = "auto",
+                  render_size: Optional[int] = None) -> None:
+        """Use another model for the next jobs (loaded lazily by the next job that needs it)."""
+        with self._lock:
+            self._spec = (model_path, device, render_size)
+
+    def cancel(self, job_id: int) -> bool:
+        """Cancel one job: drop it from the queue, or ask it to stop if it is running."""
+        dropped = None
+        with self._lock:
+            if self._current is not None and self._current.id == job_id:
+                self._current.cancel()
+                return True
+            for job in self._pending:
+                if job.id == job_id:
+                    dropped = job
+                    break
+            if dropped is not None:
+                self._pending.remove(dropped)
+        if dropped is not None:
+            dropped.cancel()
+            self.job_finished.emit(dropped.id, CANCELLED, "")
+            return True
+        return False
+
+    def cancel_all(self) -> int:
+        """Cancel the running job and drop every queued one; returns how many were cancelled."""
+        with self._lock:
+            dropped = list(self._pending)
+            self._pending.clear()
+            current = self._current
+            if current is not None:
+                current.cancel()
+        for job in dropped:
+            job.cancel()
+            self.job_finished.emit(job.id, CANCELLED, "")
+        return len(dropped) + (current is not None)
+
+    @property
+    def busy(self) -> bool:
+        """True while a job runs or waits."""
+        with self._lock:
+            return self._current is not None or bool(self._pending)
+
+    # ---- worker thread ----------------------------------------------------------------------
+    def _ensure_colorizer(self) -> Colorizer:
+        with self._lock:
+            spec = self._spec
+        if self._colorizer is not None and self._loaded_spec == spec:
+            return self._colorizer
+        model_path, device, render_size = spec
+        self._colorizer = None
+        self._loaded_spec = None
+        from mangacolor.core.device import device_name, resolve_device
+        from mangacolor.core.library import STARTER_NAME, resolve_model
+
+        try:
+            dev_label = device_name(resolve_device(device))
+        except (ValueError, RuntimeError) as e:
+            dev_label = f"unavailable ({one_line(e)})"
+        self.model_loading.emit(dev_label, str(model_path or STARTER_NAME))
+        try:
+            path = resolve_model(model_path)
+            if model_path is None and not Path(path).exists():
+                raise ModelLoadError(f"the starter model is not installed ({Path(path).name} is missing); "
+                                     f"load a model with File > Load model")
+            colorizer = Colorizer.from_checkpoint(path, device=device, render_size=render_size)
+        except ModelLoadError as e:
+            self.model_failed.emit(dev_label, str(e))
+            raise
+        except Exception as e:  # CheckpointError, OSError, ValueError (device), RuntimeError (CUDA)
+            msg = f"cannot load model: {one_line(e)}"
+            self.model_failed.emit(dev_label, msg)
+            raise ModelLoadError(msg) from None
+        self._colorizer = colorizer
+        self._loaded_spec = spec
+        self.model_ready.emit(colorizer.device_label, colorizer.model_label, int(colorizer.render_size))
+        return colorizer
+
+    @Slot()
+    def _drain(self) -> None:
+        """Run the next queued job (one per event-loop turn, so queued calls interleave)."""
+        with self._lock:
+            if self._current is not None or not self._pending:
+                return
+            job = self._pending.popleft()
+            self._current = job
+        self._run(job)
+        with self._lock:
+            self._current = None
+            more = bool(self._pending)
+        if more:
+            self._wake.emit()
+        else:
+            self.idle.emit()
+
+    def _run(self, job: Job) -> None:
+        job._reporter = lambda d, t, m, _id=job.id: self.job_progress.emit(_id, d, t, m)
+        self.job_started.emit(job.id, job.description)
+        status, message = DONE, ""
+        try:
+            if job.cancelled:
+                raise Cancelled()
+            job.run(JobContext(self, job))
+            if job.cancelled:
+                status = CANCELLED
+        except Cancelled:
+            status = CANCELLED
+        except ModelLoadError as e:
+            status, message = FAILED, str(e)
+        except MemoryError:
+            status, message = FAILED, "out of memory; try a smaller render size"
+        except Exception as e:  # noqa: BLE001 - a failing job must not end the worker
+            import torch
+
+            if isinstance(e, torch.cuda.OutOfMemoryError):
+                message = "GPU out of memory; try a smaller render size or the CPU"
+            else:
+                message = f"{type(e).__name__}: {one_line(e)}"
+                log.exception("job %s failed", job.description)
+            status = FAILED
+        finally:
+            job._reporter = None
+        self.job_finished.emit(job.id, status, message)
+
+
+class WorkerThread(QObject):
+    """Starts a :class:`ModelWorker` in its own ``QThread`` and stops it.
+
+    Args:
+        model_path, device, render_size: see :class:`ModelWorker`.
+        parent: owning QObject (e.g. the main window).
+    """
+
+    def __init__(self, model_path: Optional[Union[str, Path]] = None, device: str = "auto",
+                 render_size: Optional[int] = None, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("mangacolor-model-worker")
+        self.worker = ModelWorker(model_path, device, render_size)
+        self.worker.moveToThread(self.thread)
+        self.thread.start()
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Cancel all jobs, stop the thread and wait for it (at most ``timeout_ms``).
+
+        Returns:
+            True when the thread has stopped.
+        """
+        if not self.thread.isRunning():
+            return True
+        self.worker.cancel_all()
+        self.thread.quit()
+        return bool(self.thread.wait(timeout_ms))

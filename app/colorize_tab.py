@@ -9,6 +9,7 @@ call it): files, folders (recursive) and .cbz/.zip archives, expanded by
 
 from __future__ import annotations
 
+import textwrap
 from collections import OrderedDict
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Optional, Union
@@ -21,7 +22,6 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QSpinBox, QSplitter, QStyle,
 
 from mangacolor.core.archive import ArchiveError
 from mangacolor.core.imageio import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, collect_sources
-from mangacolor.core.pipeline import MIN_RENDER_SIZE
 
 from .image_view import CompareView
 from .io_tasks import PageIO
@@ -35,6 +35,9 @@ __all__ = ["ColorizeTab", "output_path", "OPEN_FILTER"]
 OPEN_FILTER = ("Pages and comic archives (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES + ARCHIVE_SUFFIXES)
                + ");;Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;Comic archives (*.cbz *.zip);;"
                "All files (*)")
+#: Smallest render size offered (``mangacolor.core.pipeline.MIN_RENDER_SIZE``; not imported here
+#: because the pipeline pulls in torch, which the worker thread imports on its first job).
+MIN_RENDER_SIZE = 128
 #: How many decoded originals stay in memory for quick page flipping.
 ORIGINAL_CACHE = 6
 MAX_RENDER_SIZE = 4096
@@ -62,6 +65,17 @@ def output_path(folder: Union[str, Path], entry: PageEntry, keep_structure: bool
     return target
 
 
+def _reason(entry: PageEntry) -> str:
+    """A page's failure message without the leading page name."""
+    msg = entry.message or ""
+    prefix = f"{entry.source.name}: "
+    return msg[len(prefix):] if msg.startswith(prefix) else msg
+
+
+def _wrap(text: str, width: int = 40) -> str:
+    return "\n".join(textwrap.wrap(text, width)) if text else ""
+
+
 class ColorizeTab(QWidget):
     """Open pages, colorize them on the model worker, compare, save.
 
@@ -73,7 +87,7 @@ class ColorizeTab(QWidget):
         message(str): a one-line status message for the status bar.
         page_colorized(str): a page got its colorized result (key).
         page_failed(str, str): a page failed to read or colorize (key, one-line reason).
-        page_shown(str): the views now show this page (key).
+        page_shown(str): the views now show this page (key; "" when the list is empty).
         page_loaded(str): a page was decoded (thumbnail, and the full page when shown) (key).
         job_finished(int, str, str): a colorize job of this tab ended and the list is updated
             (job id, "done"|"cancelled"|"failed", one-line message).
@@ -105,7 +119,7 @@ class ColorizeTab(QWidget):
         self.compare = CompareView(self)
         self.count_label = QLabel("No pages: open files or a folder, or drop them here")
         self.count_label.setWordWrap(True)
-        self.count_label.setStyleSheet("QLabel { padding: 4px; color: palette(mid); }")
+        self.count_label.setStyleSheet("QLabel { padding: 4px; }")
         left = QWidget(self)
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
@@ -340,6 +354,7 @@ class ColorizeTab(QWidget):
             self.compare.set_images(None, None, "Drop pages, a folder or a .cbz here\nor use Open Files (Ctrl+O)", "")
             self.compare.set_captions("Original", "Colorized")
             self._update_actions()
+            self.page_shown.emit("")
             return
         original = self._originals.get(key)
         if original is not None:
@@ -351,13 +366,10 @@ class ColorizeTab(QWidget):
         orig_img = rgb_to_qimage(original) if original is not None else None
         col_img = rgb_to_qimage(entry.colorized) if entry.colorized is not None else None
         if entry.state == PageState.FAILED and original is None:
-            orig_text = "Cannot read this page:\n" + (entry.message or "")
+            orig_text = "Cannot read this page\n" + _wrap(_reason(entry))
         else:
             orig_text = "Loading\u2026"
-        col_text = {PageState.QUEUED: "Queued\u2026", PageState.WORKING: "Colorizing\u2026",
-                    PageState.FAILED: "Failed: " + entry.message.split(": ")[-1]}.get(
-            entry.state, "Not colorized yet\nColorize (Ctrl+R)")
-        self.compare.set_images(orig_img, col_img, orig_text, col_text)
+        self.compare.set_images(orig_img, col_img, orig_text, self._colorized_placeholder(entry))
         self._update_captions(entry)
         self._update_actions()
         self.page_shown.emit(key)
@@ -393,7 +405,7 @@ class ColorizeTab(QWidget):
 
     def _colorized_placeholder(self, entry: PageEntry) -> str:
         return {PageState.QUEUED: "Queued\u2026", PageState.WORKING: "Colorizing\u2026",
-                PageState.FAILED: "Failed: " + entry.message.split(": ")[-1]}.get(
+                PageState.FAILED: "Failed\n" + _wrap(_reason(entry))}.get(
             entry.state, "Not colorized yet\nColorize (Ctrl+R)")
 
     def _on_load_failed(self, generation: int, key: str, message: str) -> None:
@@ -466,7 +478,7 @@ class ColorizeTab(QWidget):
             if key == self._shown_key and entry.colorized is None:
                 self.compare.set_colorized(None, "Colorizing\u2026")
 
-    def _on_job_started(self, job_id: int, _description: str) -> None:
+    def _on_job_started(self, job_id: int, _description: str, _cancellable: bool) -> None:
         job = self._jobs.get(job_id)
         if job is not None and job.items:
             self._mark_working(job.items[0][0])

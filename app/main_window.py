@@ -17,8 +17,6 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QStatusBar, QTabWidget, QWidget)
 
-from mangacolor.core.library import STARTER_NAME
-
 from .colorize_tab import ColorizeTab
 from .settings import app_settings, settings_dir_value
 from .worker import LoadModelJob, WorkerThread
@@ -26,6 +24,9 @@ from .worker import LoadModelJob, WorkerThread
 __all__ = ["MainWindow", "run_app", "app_icon"]
 
 WINDOW_TITLE = "mangacolor"
+#: Name of the bundled model (``mangacolor.core.library.STARTER_NAME``; not imported here because
+#: the library pulls in torch, which the worker thread imports on its first job).
+STARTER_NAME = "starter"
 
 
 def app_icon() -> QIcon:
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self._make_menus()
 
         self.colorize_tab.message.connect(self.show_message)
+        self.colorize_tab.page_shown.connect(self._on_page_shown)
         w = self.worker
         w.job_started.connect(self._on_job_started)
         w.job_progress.connect(self._on_job_progress)
@@ -156,6 +158,10 @@ class MainWindow(QMainWindow):
             if act not in self.actions():
                 self.addAction(act)
 
+    def _on_page_shown(self, key: str) -> None:
+        entry = self.colorize_tab.page_list.entry(key) if key else None
+        self.setWindowTitle(f"{entry.display_name} \u2014 {WINDOW_TITLE}" if entry else WINDOW_TITLE)
+
     # ---- status -----------------------------------------------------------------------------
     def show_message(self, text: str, timeout_ms: int = 15000) -> None:
         """Show a one-line message in the status bar (also kept in :attr:`last_message`)."""
@@ -185,15 +191,15 @@ class MainWindow(QMainWindow):
         self._update_device_label()
         self.show_message(f"Model: {message}", 0)
 
-    def _on_job_started(self, job_id: int, description: str) -> None:
+    def _on_job_started(self, job_id: int, description: str, cancellable: bool) -> None:
         self._active_job = job_id
         self._active_description = description
         self.progress_bar.setRange(0, 0)  # busy until the first report
         self.progress_bar.setFormat(description)
         self.progress_bar.setVisible(True)
-        self.cancel_button.setVisible(True)
-        self.cancel_button.setEnabled(True)
-        self.cancel_action.setEnabled(True)
+        self.cancel_button.setVisible(cancellable)
+        self.cancel_button.setEnabled(cancellable)
+        self.cancel_action.setEnabled(cancellable)
 
     def _on_job_progress(self, job_id: int, done: int, total: int, _message: str) -> None:
         if job_id != self._active_job or total <= 0:

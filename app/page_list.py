@@ -41,7 +41,7 @@ _STATE_TEXT = {
     PageState.QUEUED: "Queued",
     PageState.WORKING: "Colorizing\u2026",
     PageState.DONE: "Colorized",
-    PageState.FAILED: "Failed",
+    PageState.FAILED: "Failed (see tooltip)",
 }
 _STATE_COLOR = {
     PageState.PENDING: QColor(150, 150, 150),
@@ -93,8 +93,6 @@ class PageEntry:
         text = _STATE_TEXT[self.state]
         if self.state == PageState.DONE and self.seconds is not None:
             text += f" ({self.seconds:.1f} s)"
-        elif self.state == PageState.FAILED and self.message:
-            text += ": " + self.message.split(": ")[-1]
         return text
 
 

@@ -22,18 +22,20 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
-import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from mangacolor.core.imageio import Page, PageSource
-from mangacolor.core.pipeline import ColorizedPage, Colorizer, colorize_sources
 from mangacolor.core.progress import Cancelled, Progress
+
+if TYPE_CHECKING:  # torch is imported by the worker thread on its first job, so the window opens at once
+    from mangacolor.core.pipeline import ColorizedPage, Colorizer
 
 __all__ = ["Job", "JobContext", "LoadModelJob", "ColorizeJob", "PageOutcome", "ModelLoadError",
            "ModelWorker", "WorkerThread", "one_line"]
@@ -65,10 +67,12 @@ class Job:
         description: short text for the status bar ("Colorizing 9 pages").
         progress: the job's :class:`~mangacolor.core.progress.Progress`; its reports are
             forwarded as :attr:`ModelWorker.job_progress`, and :meth:`cancel` cancels it.
-        needs_model: when True the worker loads the model before :meth:`run`.
+        cancellable: False for jobs that cannot stop early.
+
+    A job that needs the model calls ``ctx.colorizer()`` (loaded lazily, once, in the worker).
     """
 
-    needs_model = True
+    cancellable = True
 
     def __init__(self, description: str = ""):
         self.id = next(_job_ids)
@@ -104,7 +108,7 @@ class JobContext:
         self._worker = worker
         self._job = job
 
-    def colorizer(self) -> Colorizer:
+    def colorizer(self) -> "Colorizer":
         """The loaded colorizer (loading it now if needed).
 
         Raises:
@@ -120,6 +124,8 @@ class JobContext:
 
 class LoadModelJob(Job):
     """Load the model now (so the status bar can name it before the first page)."""
+
+    cancellable = False
 
     def __init__(self):
         super().__init__("Loading model")
@@ -143,7 +149,7 @@ class PageOutcome:
     key: str
     source: PageSource
     page: Optional[Page] = None
-    result: Optional[ColorizedPage] = None
+    result: Optional["ColorizedPage"] = None
     error: Optional[str] = None
 
 
@@ -170,6 +176,8 @@ class ColorizeJob(Job):
         return [k for k, _ in self.items]
 
     def run(self, ctx: JobContext) -> None:
+        from mangacolor.core.pipeline import colorize_sources
+
         colorizer = ctx.colorizer()
         self.progress.report(0, len(self.items), "")
         keys = self.keys
@@ -192,7 +200,7 @@ class ModelWorker(QObject):
         render_size: default render size for the colorizer (None: the model card's).
     """
 
-    job_started = Signal(int, str)            #: (job id, description)
+    job_started = Signal(int, str, bool)      #: (job id, description, cancellable)
     job_progress = Signal(int, int, int, str)  #: (job id, done, total, message)
     job_result = Signal(int, object)          #: (job id, payload)
     job_finished = Signal(int, str, str)      #: (job id, "done"|"cancelled"|"failed", one-line message)
@@ -210,7 +218,7 @@ class ModelWorker(QObject):
         self._current: Optional[Job] = None
         self._spec = (model_path, device, render_size)
         self._loaded_spec = None
-        self._colorizer: Optional[Colorizer] = None
+        self._colorizer: Optional["Colorizer"] = None
         # queued even when emitted from the worker thread itself: no recursion between jobs
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
 
@@ -267,7 +275,7 @@ class ModelWorker(QObject):
             return self._current is not None or bool(self._pending)
 
     # ---- worker thread ----------------------------------------------------------------------
-    def _ensure_colorizer(self) -> Colorizer:
+    def _ensure_colorizer(self) -> "Colorizer":
         with self._lock:
             spec = self._spec
         if self._colorizer is not None and self._loaded_spec == spec:
@@ -277,6 +285,7 @@ class ModelWorker(QObject):
         self._loaded_spec = None
         from mangacolor.core.device import device_name, resolve_device
         from mangacolor.core.library import STARTER_NAME, resolve_model
+        from mangacolor.core.pipeline import Colorizer
 
         try:
             dev_label = device_name(resolve_device(device))
@@ -320,7 +329,7 @@ class ModelWorker(QObject):
 
     def _run(self, job: Job) -> None:
         job._reporter = lambda d, t, m, _id=job.id: self.job_progress.emit(_id, d, t, m)
-        self.job_started.emit(job.id, job.description)
+        self.job_started.emit(job.id, job.description, bool(job.cancellable))
         status, message = DONE, ""
         try:
             if job.cancelled:
@@ -335,9 +344,8 @@ class ModelWorker(QObject):
         except MemoryError:
             status, message = FAILED, "out of memory; try a smaller render size"
         except Exception as e:  # noqa: BLE001 - a failing job must not end the worker
-            import torch
-
-            if isinstance(e, torch.cuda.OutOfMemoryError):
+            torch = sys.modules.get("torch")
+            if torch is not None and isinstance(e, torch.cuda.OutOfMemoryError):
                 message = "GPU out of memory; try a smaller render size or the CPU"
             else:
                 message = f"{type(e).__name__}: {one_line(e)}"

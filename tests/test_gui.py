@@ -233,6 +233,12 @@ def test_shortcuts_settings_and_tabs(qtbot, window, bw_pages):
         assert a[name] in window.actions()
     assert window.cancel_action.shortcut() == QKeySequence(Qt.Key.Key_Escape)
     assert window.tabs.tabText(0) == "Colorize"
+    # constants the GUI keeps locally so that opening the window does not wait for torch
+    from mangacolor.app import colorize_tab, main_window
+    from mangacolor.core import library, pipeline
+
+    assert colorize_tab.MIN_RENDER_SIZE == pipeline.MIN_RENDER_SIZE
+    assert main_window.STARTER_NAME == library.STARTER_NAME
 
     tab = window.colorize_tab
     drop(window, bw_pages[:3])
@@ -254,3 +260,18 @@ def test_shortcuts_settings_and_tabs(qtbot, window, bw_pages):
         assert (w2.width(), w2.height()) == (760, 540)
     finally:
         w2.shutdown()
+
+
+def test_missing_starter_model_gives_clear_status(qtbot, monkeypatch, tmp_path):
+    import mangacolor.resources
+
+    monkeypatch.setattr(mangacolor.resources, "starter_model_path", lambda: tmp_path / "starter_model.safetensors")
+    w = MainWindow()  # the default: the bundled starter model, loaded lazily in the worker
+    qtbot.addWidget(w)
+    try:
+        w.show()
+        qtbot.waitUntil(lambda: "cannot load" in w.device_label.text(), timeout=TIMEOUT_MS)
+        assert "starter model is not installed" in w.last_message and "\n" not in w.last_message
+        assert w.device_label.text().startswith("Device: CPU")
+    finally:
+        w.shutdown()

@@ -44,6 +44,8 @@ import os
 import re
 import shutil
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional, Union
@@ -70,6 +72,7 @@ __all__ = [
     "IMAGE_FORMATS",
     "OUTPUT_FORMATS",
     "DEFAULT_COLORED_THRESHOLD",
+    "default_workers",
 ]
 
 log = logging.getLogger(__name__)
@@ -166,6 +169,10 @@ class BatchSettings:
         resume: skip pages the journal records as finished (False: start a new journal).
         archive_limits: keyword limits for :func:`mangacolor.core.archive.list_archive_pages`
             (``max_pages``, ``max_bytes``, ``max_entry_bytes``); also bounds each page read.
+        workers: threads for the CPU side of a page (overspill check, L*a*b* -> sRGB, encoding,
+            writing) while the network runs on the next page; 0 runs everything in the calling
+            thread; None: half the CPU cores, 1 to 4. Pages are still recorded and reported in
+            job order.
     """
 
     image_format: str = "png"
@@ -180,6 +187,7 @@ class BatchSettings:
     overspill_scores: bool = True
     resume: bool = True
     archive_limits: dict = field(default_factory=dict)
+    workers: Optional[int] = None
 
     def validate(self) -> None:
         """Raise :class:`BatchError` (one line) for a value out of range."""
@@ -197,6 +205,8 @@ class BatchSettings:
             raise BatchError(f"colored threshold {self.colored_threshold} is not in 0..1")
         if self.layers is not None and self.layers not in ("psd", "ora"):
             raise BatchError(f"layered format {self.layers!r} is not psd or ora")
+        if self.workers is not None and int(self.workers) < 0:
+            raise BatchError(f"workers {self.workers} is negative")
         unknown = set(self.archive_limits) - {"max_pages", "max_bytes", "max_entry_bytes"}
         if unknown:
             raise BatchError(f"unknown archive limits: {', '.join(sorted(unknown))}")
@@ -219,7 +229,9 @@ class PageEvent:
         status: ``done`` (colorized now), ``resumed`` (finished by an earlier run),
             ``skipped`` (already colored: copied through) or ``failed``.
         reason: one-line reason for ``failed`` (and for ``skipped``).
-        outputs: written files, relative to the output folder (staged names for cbz output).
+        outputs: written files, relative to the output folder. With cbz output the first one
+            is a staged name, valid until the archive is written: the page is then ``member``
+            in ``archive``.
         seconds: wall time spent on the page, in seconds.
         render_size: short side the network ran at (after any out-of-memory retry).
         device: device it ran on.
@@ -227,6 +239,8 @@ class PageEvent:
             colors (after the fix when one was applied; plus ``page_score_before_fix``), or None.
         colored_fraction: the already-colored measure when it was computed.
         input_sha256: SHA-256 of the input bytes (None when unreadable).
+        archive: the output .cbz (relative to the output folder) with cbz output, else None.
+        member: the page's entry name in ``archive``, else None.
     """
 
     index: int
@@ -242,6 +256,8 @@ class PageEvent:
     overspill: Optional[dict] = None
     colored_fraction: Optional[float] = None
     input_sha256: Optional[str] = None
+    archive: Optional[str] = None
+    member: Optional[str] = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -463,7 +479,8 @@ class BatchJob:
         inputs: page files, folders (recursive) and .cbz/.zip archives.
         outdir: output folder (created).
         colorizer: a :class:`mangacolor.core.pipeline.Colorizer` (or an object with ``card``,
-            ``render_size`` and ``colorize_page(page, render_size)``).
+            ``render_size`` and ``predict_ab(lightness, render_size) -> (ab, render size, device)``);
+            may be set later, before :meth:`run`.
         settings: :class:`BatchSettings` (defaults when None).
         progress: :class:`mangacolor.core.progress.Progress` for cancel/pause and ``report``
             (done, total, page) after every page.
@@ -645,6 +662,8 @@ class BatchJob:
         """
         plan = self.plan()
         st = self.settings
+        if self.colorizer is None:
+            raise BatchError("no model loaded")
         ov = load_overspill()
         if st.fix_overspill and ov is None:
             raise BatchError("overspill fix needs the mangacolor.core.overspill module, which this build lacks")
@@ -688,13 +707,19 @@ class BatchJob:
             claimed: dict[str, str] = {}
             remaining = {k: len(g.pages) for k, g in self._groups.items()}
             touched: set = set()
-            for page in plan:
-                try:
-                    self.progress.check()
-                except Cancelled:
-                    summary.cancelled = True
-                    break
-                ev = self._process(page, ov, reader, journal, input_files, claimed)
+
+            def commit(page: PlannedPage, ev: PageEvent) -> None:
+                """Record a finished page (the journal line comes after its files), in job order."""
+                if ev.status in ("done", "skipped"):
+                    journal.append({"type": "page", "rel": page.rel, "status": ev.status,
+                                    "input_sha256": ev.input_sha256, "outputs": ev.outputs,
+                                    "seconds": round(ev.seconds, 3), "render_size": ev.render_size,
+                                    "device": ev.device, "overspill": ev.overspill,
+                                    "colored_fraction": ev.colored_fraction, "time": _now()})
+                if page.group is not None and ev.outputs:
+                    ev.archive = self._groups[page.group].archive_rel.as_posix()
+                    ev.member = PurePosixPath(ev.outputs[0]).relative_to(
+                        PurePosixPath(WORK_DIR_NAME) / page.group).as_posix()
                 summary.pages.append(ev)
                 if ev.status == "done":
                     summary.done += 1
@@ -713,6 +738,35 @@ class BatchJob:
                 self.progress.report(page.index + 1, len(plan), page.rel)
                 if self.on_page is not None:
                     self.on_page(ev)
+
+            workers = default_workers() if st.workers is None else max(0, int(st.workers))
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mangacolor-batch") if workers else None
+            pending: deque = deque()
+            try:
+                def drain(keep: int) -> None:
+                    """Commit finished pages in order, waiting until at most ``keep`` are in flight."""
+                    while pending and (len(pending) > keep or not isinstance(pending[0][1], Future)
+                                       or pending[0][1].done()):
+                        pg, item = pending.popleft()
+                        commit(pg, item.result() if isinstance(item, Future) else item)
+
+                for page in plan:
+                    if self.progress.paused or self.progress.cancelled:
+                        drain(0)  # report the pages in flight before waiting or stopping
+                    try:
+                        self.progress.check()
+                    except Cancelled:
+                        summary.cancelled = True
+                        break
+                    step = self._predict(page, ov, reader, journal, input_files, claimed)
+                    if callable(step):
+                        step = pool.submit(step) if pool is not None else step()
+                    pending.append((page, step))
+                    drain(workers)
+                drain(0)
+            finally:
+                if pool is not None:
+                    pool.shutdown(wait=True)
             if st.output_format == "folder" and not summary.cancelled:
                 self._copy_comicinfo(plan)
             summary.seconds = time.perf_counter() - t0
@@ -740,13 +794,30 @@ class BatchJob:
         except ArchiveError as e:
             raise PageReadError(s.name, str(e).split(": ", 1)[-1]) from None
 
-    def _process(self, page: PlannedPage, ov, reader: ArchiveReader, journal: _Journal, input_files: set,
-                 claimed: dict) -> PageEvent:
+    def _fail(self, ev: PageEvent, e: BaseException, page: PlannedPage) -> PageEvent:
+        if isinstance(e, PageReadError):
+            ev.reason = e.reason
+        elif isinstance(e, MemoryError):
+            ev.reason = "out of memory"
+        else:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            ev.reason = f"{type(e).__name__}: {first}".rstrip(": ")
+            log.debug("page %s failed", page.rel, exc_info=e)
+            _free_cuda()
+        ev.status = "failed"
+        return ev
+
+    def _predict(self, page: PlannedPage, ov, reader: ArchiveReader, journal: _Journal, input_files: set,
+                 claimed: dict):
+        """Stage 1 (the calling thread): read, hash, resume check, decode, skip check, network.
+
+        Returns a finished :class:`PageEvent`, or a function that runs stage 2 and returns it.
+        """
         st = self.settings
         t0 = time.perf_counter()
         if page.out_rel is None:
-            return self._event(page, "failed", reason=f"output name collides with {page.collides_with}'s; renamed "
-                                                       "inputs needed", seconds=time.perf_counter() - t0)
+            return self._event(page, "failed", reason=f"output name collides with {page.collides_with}'s; "
+                                                       "rename one of the inputs")
         try:
             data = self._read(page, reader)
         except PageReadError as e:
@@ -762,23 +833,45 @@ class BatchJob:
                                    device=rec.get("device"), seconds=time.perf_counter() - t0)
         ev = self._event(page, "failed", input_sha256=digest)
         try:
-            self._colorize_page(page, data, ev, ov, input_files, claimed)
-        except PageReadError as e:
-            ev.status, ev.reason = "failed", e.reason
-        except MemoryError:
-            ev.status, ev.reason = "failed", "out of memory"
+            decoded = decode_page(data, name=page.source.name)
+            if st.skip_colored and not decoded.is_gray:
+                frac = colored_fraction(decoded.rgb)
+                ev.colored_fraction = round(frac, 5)
+                if frac >= st.colored_threshold:
+                    suffix = PurePosixPath(page.source.member or page.source.path.name).suffix
+                    target, name = self._image_target(page, page.out_rel.with_suffix(suffix))
+                    self._claim(name, page, claimed, target, input_files)
+                    atomic_write_bytes(target, data)  # copied through byte for byte
+                    ev.status, ev.outputs = "skipped", [name]
+                    ev.reason = f"already colored ({frac:.1%} of the page)"
+                    ev.seconds = time.perf_counter() - t0
+                    return ev
+            del data
+            targets = [self._image_target(page, page.out_rel)]
+            if st.layers:
+                targets.append(self._layers_target(page))
+            for target, name in targets:
+                self._claim(name, page, claimed, target, input_files)
+            from .pipeline import page_lightness
+
+            lightness = page_lightness(decoded)
+            ab, used, device = self.colorizer.predict_ab(lightness, st.render_size)
+            ev.render_size, ev.device = int(used), str(device)
         except Exception as e:  # fault isolation: one bad page never stops the batch
-            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            ev.status, ev.reason = "failed", f"{type(e).__name__}: {first}".rstrip(": ")
-            log.debug("page %s failed", page.rel, exc_info=True)
-            _free_cuda()
+            ev.seconds = time.perf_counter() - t0
+            return self._fail(ev, e, page)
         ev.seconds = time.perf_counter() - t0
-        if ev.status in ("done", "skipped"):
-            journal.append({"type": "page", "rel": page.rel, "status": ev.status, "input_sha256": digest,
-                            "outputs": ev.outputs, "seconds": round(ev.seconds, 3), "render_size": ev.render_size,
-                            "device": ev.device, "overspill": ev.overspill, "colored_fraction": ev.colored_fraction,
-                            "time": _now()})
-        return ev
+
+        def finish() -> PageEvent:
+            t1 = time.perf_counter()
+            try:
+                self._write(page, ev, decoded, lightness, ab, ov, targets)
+            except Exception as e:  # the same isolation for the second stage
+                self._fail(ev, e, page)
+            ev.seconds += time.perf_counter() - t1
+            return ev
+
+        return finish
 
     def _claim(self, name: str, page: PlannedPage, claimed: dict, target: Path, input_files: set) -> None:
         owner = claimed.get(name.lower())
@@ -790,26 +883,12 @@ class BatchJob:
             raise PageReadError(page.source.name, f"output {name} is outside the output folder; refused")
         claimed[name.lower()] = page.rel
 
-    def _colorize_page(self, page: PlannedPage, data: bytes, ev: PageEvent, ov, input_files: set,
-                       claimed: dict) -> None:
-        st = self.settings
-        decoded = decode_page(data, name=page.source.name)
-        if st.skip_colored and not decoded.is_gray:
-            frac = colored_fraction(decoded.rgb)
-            ev.colored_fraction = round(frac, 5)
-            if frac >= st.colored_threshold:
-                suffix = PurePosixPath(page.source.member or page.source.path.name).suffix
-                target, name = self._image_target(page, page.out_rel.with_suffix(suffix))
-                self._claim(name, page, claimed, target, input_files)
-                atomic_write_bytes(target, data)  # copied through byte for byte
-                ev.status, ev.outputs = "skipped", [name]
-                ev.reason = f"already colored ({frac:.1%} of the page)"
-                return
+    def _write(self, page: PlannedPage, ev: PageEvent, decoded, lightness: np.ndarray, ab: np.ndarray, ov,
+               targets: list) -> None:
+        """Stage 2 (a worker thread): overspill check/fix, L*a*b* -> sRGB, encode, layered file, write."""
         from .pipeline import combine_lab
 
-        res = self.colorizer.colorize_page(decoded, st.render_size)
-        ev.render_size, ev.device = res.render_size, res.device
-        lightness, ab, rgb = res.lightness, res.ab, res.rgb
+        st = self.settings
         report = None
         if ov is not None and (st.overspill_scores or st.fix_overspill or st.layers):
             gray = decoded.gray
@@ -818,7 +897,6 @@ class BatchJob:
                 if st.fix_overspill:
                     before = float(report.page_score)
                     ab = ov.fix_overspill(lightness, ab, strength=float(st.fix_strength), report=report, gray=gray)
-                    rgb = combine_lab(lightness, ab)
                     report = ov.analyze(lightness, ab, gray=gray)
                     ev.overspill = _scores(report, page_score_before_fix=before)
                 else:
@@ -827,20 +905,15 @@ class BatchJob:
                 report = None
                 ev.overspill = {"error": str(e).splitlines()[0] if str(e) else type(e).__name__}
                 log.warning("%s: overspill check skipped (%s)", page.rel, ev.overspill["error"])
-        target, name = self._image_target(page, page.out_rel)
-        self._claim(name, page, claimed, target, input_files)
+        rgb = combine_lab(lightness, ab)
         blob = encode_image(rgb, st.image_format, st.quality, decoded.dpi)
-        outputs = [name]
         if st.layers:
             from .layers import page_layers, write_layers
 
             heat = ov.heatmap_rgba(report) if (ov is not None and report is not None) else None
-            ltarget, lname = self._layers_target(page)
-            self._claim(lname, page, claimed, ltarget, input_files)
-            write_layers(ltarget, st.layers, page_layers(decoded.gray, lightness, ab, heat), decoded.dpi)
-            outputs.append(lname)
-        atomic_write_bytes(target, blob)
-        ev.status, ev.outputs = "done", outputs
+            write_layers(targets[1][0], st.layers, page_layers(decoded.gray, lightness, ab, heat), decoded.dpi)
+        atomic_write_bytes(targets[0][0], blob)
+        ev.status, ev.outputs = "done", [name for _, name in targets]
 
     def _pack(self, group: _Group, journal: _Journal, summary: BatchSummary, touched: bool) -> None:
         """Write a group's .cbz once all its pages are finished (atomic), then drop the staging."""
@@ -918,6 +991,11 @@ class BatchJob:
                         atomic_write_bytes(target, ci)
             except (ArchiveError, OSError) as e:
                 log.warning("%s: ComicInfo.xml not kept (%s)", s.path, e)
+
+
+def default_workers() -> int:
+    """Stage-2 threads when not set: half the CPU cores, at least 1 and at most 4."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 def _scores(report, **extra) -> dict:

@@ -174,6 +174,8 @@ def test_folder_to_cbz_writes_minimal_comicinfo(colorizer, chapter_folder, tmp_p
     out = tmp_path / "out"
     summary = run_batch([chapter_folder], out, colorizer, BatchSettings(render_size=128, output_format="cbz"))
     assert sorted(summary.archives) == ["chapter.cbz", "chapter/bonus.cbz"]
+    ev = summary.pages[-1]
+    assert (ev.archive, ev.member) == ("chapter.cbz", "part2/p3.png")
     with zipfile.ZipFile(out / "chapter.cbz") as zf:
         assert [n for n in zf.namelist() if n != "ComicInfo.xml"] == [
             "part1/p1.png", "part1/p2.png", "part1/p10.png", "part2/p3.png"]
@@ -276,9 +278,17 @@ def test_cancel_stops_after_current_page_and_resume_redoes_only_changed_pages(co
             progress.cancel()
 
     first = run_batch([chapter_folder], out, colorizer, BatchSettings(render_size=128), progress, on_page)
-    assert first.cancelled and first.done == 2 and len(first.pages) == 2 and first.exit_code == 130
+    # stops after the page(s) in flight: the one on the network and the one being written
+    assert first.cancelled and first.exit_code == 130
+    assert 2 <= first.done == len(first.pages) <= 3
     second = run_batch([chapter_folder], out, colorizer, BatchSettings(render_size=128))
-    assert (second.resumed, second.done, second.cancelled) == (2, 4, False)
+    assert (second.resumed, second.done, second.cancelled) == (first.done, 6 - first.done, False)
+    # strictly sequential when asked: exactly the current page
+    seen.clear()
+    progress = Progress()
+    seq = run_batch([chapter_folder], tmp_path / "seq", colorizer, BatchSettings(render_size=128, workers=0),
+                    progress, on_page)
+    assert seq.cancelled and seq.done == 2
     # a changed input page is redone, the others are not
     (chapter_folder / "part1" / "p2.jpg").write_bytes((chapter_folder / "part2" / "p3.jpg").read_bytes())
     third = run_batch([chapter_folder], out, colorizer, BatchSettings(render_size=128))

@@ -116,6 +116,17 @@ class JobContext:
         """
         return self._worker._ensure_colorizer()
 
+    def colorizer_for(self, model: Optional[Union[str, Path]]) -> "Colorizer":
+        """A colorizer for another model (a library name or a checkpoint path; None: the worker's).
+
+        The worker's own colorizer when ``model`` is the worker's model; otherwise a new one on
+        the worker's device, which the worker does not keep (it is freed when the job drops it).
+
+        Raises:
+            ModelLoadError: the model cannot be loaded (one-line reason).
+        """
+        return self._worker._colorizer_for(model)
+
     def emit(self, payload: object) -> None:
         """Send a result to the GUI thread (:attr:`ModelWorker.job_result`). Pass numpy arrays or
         plain objects, never widgets or ``QPixmap``."""
@@ -269,6 +280,12 @@ class ModelWorker(QObject):
         return len(dropped) + (current is not None)
 
     @property
+    def model_path(self) -> Optional[Union[str, Path]]:
+        """The model the jobs use (None: the bundled starter model). Thread-safe."""
+        with self._lock:
+            return self._spec[0]
+
+    @property
     def busy(self) -> bool:
         """True while a job runs or waits."""
         with self._lock:
@@ -309,6 +326,29 @@ class ModelWorker(QObject):
         self._loaded_spec = spec
         self.model_ready.emit(colorizer.device_label, colorizer.model_label, int(colorizer.render_size))
         return colorizer
+
+    def _colorizer_for(self, model: Optional[Union[str, Path]]) -> "Colorizer":
+        with self._lock:
+            own, device, _ = self._spec
+        if model is None:
+            return self._ensure_colorizer()
+        from mangacolor.core.checkpoint import resolve_checkpoint
+        from mangacolor.core.library import resolve_model
+        from mangacolor.core.pipeline import Colorizer
+
+        try:
+            weights = resolve_checkpoint(resolve_model(model))[0].resolve()
+        except Exception as e:  # CheckpointError, OSError
+            raise ModelLoadError(f"cannot load model {model}: {one_line(e)}") from None
+        try:
+            if resolve_checkpoint(resolve_model(own))[0].resolve() == weights:
+                return self._ensure_colorizer()
+        except Exception:  # the worker's own model is unusable: it is not this one
+            pass
+        try:
+            return Colorizer.from_checkpoint(weights, device=device)
+        except Exception as e:  # CheckpointError, OSError, ValueError (device), RuntimeError (CUDA)
+            raise ModelLoadError(f"cannot load model {weights.stem}: {one_line(e)}") from None
 
     @Slot()
     def _drain(self) -> None:

@@ -70,6 +70,7 @@ __all__ = [
     "fix_overspill",
     "fix_colorized",
     "heatmap_rgba",
+    "overlay_heatmap",
     "lightness_gray8",
 ]
 
@@ -83,9 +84,11 @@ class OverspillParams:
     Lengths are in pixels of the analysed page; color distances are a*b* distances (CIE units).
 
     Attributes:
+        descreen_sigma: Gaussian blur (px) applied before the Sauvola threshold so that fine
+            screentone turns into flat gray and is not taken for line art (0: off).
         sauvola_window: Sauvola window size (odd, px).
         sauvola_k: Sauvola k (0.2-0.34 in the literature).
-        dark_max: ink must also be darker than this gray value (uint8 scale).
+        dark_max: ink must also be within 1 px of a pixel darker than this gray value (uint8).
         dot_area: connected ink components with at most this many pixels ...
         dot_size: ... and a bounding box no larger than this (px) are screentone dots: not ink.
         gap_radii: trapped-ball radii, largest first; a gap in a line narrower than about
@@ -106,36 +109,41 @@ class OverspillParams:
             pixels bleed/are off ...
         flag_min_px: ... and at least this many pixels.
         threshold: page score above which a page is flagged.
-        soft_lo, soft_hi: fix: ink alpha ramps from 1 at gray ``soft_lo`` to 0 at ``soft_hi``
-            on the anti-aliased edge pixels next to ink.
-        soft_band: fix: width (px) of that edge band outside the ink mask.
+        soft_band: fix: ink alpha is soft on the ink mask and this many px around it:
+            ``(g_region - g) / (g_region - g_ink)`` clipped to [0, 1], from the pixel's gray g, the
+            median gray of its (nearest) region and the page's ink gray ``g_ink``; ink pixels at
+            least as dark as ``g_ink`` are fully neutral.
+        ink_percentile: ``g_ink`` is this percentile of the gray values under the ink mask.
+        core_depth: per-region statistics (median, 2-means) use the pixels farther than this
+            (px) from ink when a region has enough of them: bleeding rarely reaches that deep.
         stat_stride: per-region statistics use every ``stat_stride``-th interior pixel in each
             direction (regions with few samples use all their pixels). 1 = all pixels.
         kmeans_iters: Lloyd iterations of the per-region 2-means.
     """
 
+    descreen_sigma: float = 1.0
     sauvola_window: int = 25
     sauvola_k: float = 0.2
-    dark_max: int = 110
+    dark_max: int = 150
     dot_area: int = 30
     dot_size: int = 8
     gap_radii: tuple = (3, 2, 1)
     min_region: int = 50
     rim: int = 1
-    off_de: float = 12.0
+    off_de: float = 16.0
     two_color_frac: float = 0.10
     two_color_dist: float = 15.0
     two_color_gap: float = 0.10
-    pair_min_dist: float = 10.0
-    bleed_t: float = 0.25
-    bleed_min_de: float = 4.0
-    distance: int = 8
+    pair_min_dist: float = 5.0
+    bleed_t: float = 0.2
+    bleed_min_de: float = 3.0
+    distance: int = 14
     flag_frac: float = 0.10
     flag_min_px: int = 20
-    threshold: float = 0.05
-    soft_lo: int = 110
-    soft_hi: int = 200
+    threshold: float = 0.03
     soft_band: int = 2
+    ink_percentile: float = 25.0
+    core_depth: float = 14.0
     stat_stride: int = 2
     kmeans_iters: int = 4
 
@@ -195,6 +203,8 @@ class OverspillReport:
         off_mask: bool (H, W) off pixels.
         reference_ab: float32 (H, W, 2): the flat a*b* every pixel is compared against (region
             median, or cluster median in clearly two-colored regions); 0 on ink.
+        two_color_mask: bool (H, W): pixels of the minority color of two-colored regions.
+        median_ab: float32 (n_regions + 1, 2): median a*b* per label (row 0, ink, is 0).
         seconds: wall time of the analysis.
         params: the parameters used.
         n_regions: number of regions.
@@ -210,6 +220,8 @@ class OverspillReport:
     bleed_mask: np.ndarray
     off_mask: np.ndarray
     reference_ab: np.ndarray
+    two_color_mask: np.ndarray
+    median_ab: np.ndarray
     seconds: float
     params: OverspillParams
     n_regions: int
@@ -315,9 +327,11 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def ink_mask(gray: np.ndarray, params: Optional[OverspillParams] = None) -> np.ndarray:
     """Ink (line art) mask of a gray page.
 
-    A pixel is ink when it is below Sauvola's local threshold (window ``sauvola_window``, k
-    ``sauvola_k``; Sauvola & Pietikäinen 2000, ``skimage.filters.threshold_sauvola``) and darker
-    than ``dark_max``. 8-connected components with at most ``dot_area`` px whose bounding box is
+    The page is first descreened with a Gaussian blur of ``descreen_sigma`` px (fine screentone
+    becomes flat gray, lines stay darker than their surroundings). A pixel is ink when the
+    blurred page is below Sauvola's local threshold there (window ``sauvola_window``, k
+    ``sauvola_k``; Sauvola & Pietikäinen 2000, ``skimage.filters.threshold_sauvola``) and the
+    original page has a pixel darker than ``dark_max`` within 1 px. 8-connected components with at most ``dot_area`` px whose bounding box is
     at most ``dot_size`` px are screentone dots (or specks) and are dropped, so screentone does
     not cut the page into hundreds of regions. Flat black fills stay free space (Sauvola marks
     only their edges).
@@ -335,8 +349,10 @@ def ink_mask(gray: np.ndarray, params: Optional[OverspillParams] = None) -> np.n
     p = _params(params)
     gray = _check_gray(gray)
     win = int(p.sauvola_window) | 1
-    th = threshold_sauvola(gray, window_size=win, k=p.sauvola_k)
-    raw = (gray < th) & (gray < p.dark_max)
+    smooth = cv2.GaussianBlur(gray, (0, 0), p.descreen_sigma) if p.descreen_sigma > 0 else gray
+    th = threshold_sauvola(smooth, window_size=win, k=p.sauvola_k)
+    dark = cv2.erode(gray, np.ones((3, 3), np.uint8)) < p.dark_max  # thin lines blur lighter: test the original
+    raw = (smooth < th) & dark
     n, lab, stats, _ = cv2.connectedComponentsWithStats(raw.view(np.uint8), connectivity=8)
     area = stats[:, cv2.CC_STAT_AREA]
     size = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
@@ -481,16 +497,17 @@ def _analyze_regions(ab: np.ndarray, ink: np.ndarray, labels: np.ndarray, p: Ove
     if no_int.any():
         interior |= no_int[labels] & free
 
-    # statistics sample: a stride grid, plus every interior pixel of regions with few samples
+    # statistics sample: the region's core (farther than core_depth from ink, where bleeding
+    # from neighbours rarely reaches) on a stride grid; regions with few such samples fall back
+    # to their whole interior on the grid, then to every interior pixel
     s = max(1, int(p.stat_stride))
-    sample = interior.copy()
-    if s > 1:
-        grid = np.zeros((H, W), bool)
-        grid[::s, ::s] = True
-        sample &= grid
+    grid = np.zeros((H, W), bool)
+    grid[::s, ::s] = True
+    sample = interior & grid & (dist > p.core_depth)
+    for extra in (interior & grid, interior):
         few = np.bincount(labels[sample], minlength=n) < 16
         few[0] = False
-        sample |= interior & few[labels]
+        sample |= extra & few[labels]
     lab_s = labels[sample]
     a_s, b_s = a_img[sample], b_img[sample]
     cnt = np.bincount(lab_s, minlength=n).astype(np.float64)
@@ -539,15 +556,19 @@ def _analyze_regions(ab: np.ndarray, ink: np.ndarray, labels: np.ndarray, p: Ove
     ref = np.zeros((H, W, 2), np.float32)
     ref[..., 0] = med_a[labels]
     ref[..., 1] = med_b[labels]
-    if clear.any():
-        m = clear[labels]
-        lm = labels[m]
-        pa, pb = a_img[m], b_img[m]
+    second = np.zeros((H, W), bool)  # pixels of the minority color of two-colored regions
+    if two.any():
+        ys, xs = np.nonzero(two[labels])
+        lm = labels[ys, xs]
+        pa, pb = a_img[ys, xs], b_img[ys, xs]
         e1 = (pa - cm_a[lm, 0]) ** 2 + (pb - cm_b[lm, 0]) ** 2
         e2 = (pa - cm_a[lm, 1]) ** 2 + (pb - cm_b[lm, 1]) ** 2
         k = (e2 < e1).astype(np.int64)
-        ref[m, 0] = cm_a[lm, k]
-        ref[m, 1] = cm_b[lm, k]
+        minority = (n2 < n1).astype(np.int64)  # cluster index holding fewer samples
+        second[ys, xs] = k == minority[lm]
+        c = clear[lm]
+        ref[ys[c], xs[c], 0] = cm_a[lm[c], k[c]]
+        ref[ys[c], xs[c], 1] = cm_b[lm[c], k[c]]
     ref[ink] = 0.0
 
     # off pixels (interior only: the rim carries the tint of anti-aliased ink)
@@ -599,8 +620,8 @@ def _analyze_regions(ab: np.ndarray, ink: np.ndarray, labels: np.ndarray, p: Ove
     is_off = (r_off >= np.maximum(p.flag_min_px, p.flag_frac * r_int)) & (r_off > 0)
     kind = np.full(n, -1)
     kind[is_off] = 1
-    kind[is_bleed] = 0
     kind[two] = 2
+    kind[is_bleed] = 0
     kind[0] = -1
     regions = []
     flagged_labels = np.flatnonzero(kind >= 0)
@@ -618,7 +639,8 @@ def _analyze_regions(ab: np.ndarray, ink: np.ndarray, labels: np.ndarray, p: Ove
               "ink": int(ink.sum()), "two_color_regions": int(two.sum()), "clear_two_color_regions": int(clear.sum())}
     return OverspillReport(near_line_score=near_score, page_score=page_score, flagged=page_score > p.threshold,
                            regions=regions, labels=labels, ink=ink, bleed_mask=bleed, off_mask=off,
-                           reference_ab=ref, seconds=time.perf_counter() - t0, params=p, n_regions=n - 1,
+                           reference_ab=ref, two_color_mask=second, median_ab=np.stack([med_a, med_b], 1),
+                           seconds=time.perf_counter() - t0, params=p, n_regions=n - 1,
                            counts=counts)
 
 
@@ -632,8 +654,8 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
 
     Every region gets its reference a*b* (its median, or for a clearly two-colored region, where a
     line is missing, each pixel the median of its own color cluster), ink gets a*b* = 0 with a
-    soft alpha on the anti-aliased edge (gray ``soft_lo`` -> ``soft_hi`` within ``soft_band`` px
-    of ink), and the result is blended with the raw prediction:
+    soft alpha on the anti-aliased edge (within ``soft_band`` px of ink, alpha = how far the
+    pixel's gray lies from its region's median gray toward the ink gray), and the result is blended with the raw prediction:
     ``ab_out = ab + strength * (flat - ab)``. L* is not touched: combine the result with the
     page's own L* (:func:`mangacolor.core.pipeline.combine_lab`). This is the region "balance
     fill" of style2paints V4 applied to the network's output.
@@ -668,12 +690,32 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
     p = report.params
     gray = _check_gray(gray)
     ink = report.ink
-    alpha = ink.astype(np.float32)
-    if p.soft_band > 0:
-        band = cv2.dilate(ink.view(np.uint8), disk(int(p.soft_band)).astype(np.uint8)).astype(bool) & ~ink
-        ramp = np.clip((p.soft_hi - gray[band].astype(np.float32)) / max(1.0, float(p.soft_hi - p.soft_lo)), 0, 1)
-        alpha[band] = ramp
-    flat = report.reference_ab * (1.0 - alpha)[..., None]
+    flat = report.reference_ab.copy()
+    if ink.any() and (~ink).any():
+        # ink pixels take the flat color of the nearest region, times (1 - alpha)
+        labels = report.labels
+        n = int(labels.max()) + 1
+        free = ~ink
+        _, idx = cv2.distanceTransformWithLabels(ink.view(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+        nearest = np.flatnonzero(free)[idx[ink] - 1]  # DIST_LABEL_PIXEL numbers the free pixels in raster order
+        flat[ink] = flat.reshape(-1, 2)[nearest]
+        near_label = labels.copy()
+        near_label[ink] = labels.ravel()[nearest]
+        # soft alpha from contrast: how far the pixel's gray lies from its region's gray toward the ink gray
+        g_region = _label_medians(labels[free], gray[free].astype(np.float32) - 128.0, n) + 128.0
+        g_ink = float(np.percentile(gray[ink], p.ink_percentile))
+        zone = ink.copy()
+        if p.soft_band > 0:
+            zone |= cv2.dilate(ink.view(np.uint8), disk(int(p.soft_band)).astype(np.uint8)).astype(bool)
+        gz = gray[zone].astype(np.float32)
+        gr = g_region[near_label[zone]]
+        span = gr - g_ink
+        a = np.clip((gr - gz) / np.maximum(span, 1e-3), 0.0, 1.0)
+        a = np.where(span > 8.0, a, ink[zone].astype(np.float32))  # region as dark as ink: ink neutral, rest kept
+        a[gz <= g_ink] = np.where(ink[zone][gz <= g_ink], 1.0, a[gz <= g_ink])
+        alpha = np.zeros(ink.shape, np.float32)
+        alpha[zone] = a
+        flat *= (1.0 - alpha)[..., None]
     out = ab + np.float32(strength) * (flat - ab)
     return out.astype(np.float32)
 
@@ -709,14 +751,14 @@ def fix_colorized(colorized, strength: float = 1.0, params: Optional[OverspillPa
 
 
 #: RGBA colors of the heatmap layers.
-HEATMAP_COLORS = {"bleed": (255, 0, 0, 210), "off": (255, 170, 0, 150), "two_color": (200, 0, 255, 70)}
+HEATMAP_COLORS = {"bleed": (255, 0, 0, 210), "off": (255, 170, 0, 150), "two_color": (170, 0, 255, 110)}
 
 
 def heatmap_rgba(report: OverspillReport) -> np.ndarray:
     """Overlay image of an :class:`OverspillReport` for display over the colorized page.
 
-    Bleeding pixels are red, off pixels orange, the rest of two-colored regions translucent
-    violet, everything else transparent (see :data:`HEATMAP_COLORS`).
+    Bleeding pixels are red, off pixels orange, the minority color of two-colored regions
+    translucent violet, everything else transparent (see :data:`HEATMAP_COLORS`).
 
     Args:
         report: from :func:`analyze`.
@@ -726,12 +768,31 @@ def heatmap_rgba(report: OverspillReport) -> np.ndarray:
     """
     H, W = report.shape
     out = np.zeros((H, W, 4), np.uint8)
-    two = np.zeros(int(report.labels.max()) + 1, bool)
-    for r in report.regions:
-        if r.kind == "two_color":
-            two[r.label] = True
-    two[0] = False
-    out[two[report.labels]] = HEATMAP_COLORS["two_color"]
+    out[report.two_color_mask] = HEATMAP_COLORS["two_color"]
     out[report.off_mask] = HEATMAP_COLORS["off"]
     out[report.bleed_mask] = HEATMAP_COLORS["bleed"]
     return out
+
+
+def overlay_heatmap(rgb: np.ndarray, report: OverspillReport, dim: float = 0.35) -> np.ndarray:
+    """The colorized page with the :func:`heatmap_rgba` layer on top, for a standalone image.
+
+    Args:
+        rgb: uint8 (H, W, 3) sRGB colorized page (same size as the report).
+        report: from :func:`analyze`.
+        dim: the page is blended toward white by this much (0-1) so the marks stand out.
+
+    Returns:
+        uint8 (H, W, 3) sRGB.
+
+    Raises:
+        ValueError: the sizes differ.
+    """
+    rgb = np.asarray(rgb)
+    if rgb.shape[:2] != report.shape or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"page {rgb.shape} does not match the report's {report.shape}")
+    heat = heatmap_rgba(report).astype(np.float32)
+    a = heat[..., 3:] / 255.0
+    base = rgb.astype(np.float32) * (1.0 - dim) + 255.0 * dim
+    out = base * (1.0 - a) + heat[..., :3] * a
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -131,3 +131,9 @@ def test_sample_page_with_overspill_fix_and_jpg(tiny_model_path, tmp_path, capsy
     recs = [json.loads(line) for line in (out / "mangacolor-job.jsonl").read_text().splitlines()]
     page = next(r for r in recs if r["type"] == "page")
     assert "page_score" in page["overspill"] and "page_score_before_fix" in page["overspill"]
+    # --no-score: no overspill check when neither the fix nor layers need it
+    rc = main(["colorize", "--sample", "-o", str(tmp_path / "plain"), "--model", str(tiny_model_path),
+               "--render-size", "128", "--no-score"])
+    assert rc == 0
+    recs = [json.loads(line) for line in (tmp_path / "plain" / "mangacolor-job.jsonl").read_text().splitlines()]
+    assert next(r for r in recs if r["type"] == "page")["overspill"] is None

@@ -47,6 +47,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="folder: mirror the inputs; cbz: one .cbz per input archive/folder (default folder)")
     p.add_argument("--layers", default=None, choices=["psd", "ora"],
                    help="also write a layered file per page: color, line art (multiply), overspill mask")
+    p.add_argument("--no-score", action="store_true",
+                   help="skip the per-page overspill score (faster; the fix and --layers still analyse pages)")
     p.add_argument("--restart", action="store_true", help="ignore the journal in OUTDIR and redo every page")
     p.add_argument("--sample", action="store_true", help="colorize the bundled sample page")
     p.set_defaults(func=run)
@@ -85,7 +87,7 @@ def run(args) -> int:
         render_size=args.render_size, skip_colored=args.skip_colored,
         colored_threshold=DEFAULT_COLORED_THRESHOLD if args.colored_threshold is None else args.colored_threshold,
         fix_overspill=args.fix_overspill, fix_strength=args.fix_strength, layers=args.layers,
-        resume=not args.restart)
+        overspill_scores=not args.no_score, resume=not args.restart)
     progress = Progress()
     bar = None
 

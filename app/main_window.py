@@ -1,4 +1,4 @@
-"""The main window: tabs (Colorize now; Batch and Trainer later), menus, status bar, the model worker.
+"""The main window: tabs (Colorize, Batch, Trainer), menus, status bar, the model worker.
 
 The window owns the single :class:`mangacolor.app.worker.WorkerThread` (DESIGN.md 6), shows the
 running job's progress with a Cancel button, names the device and the model in the status bar,
@@ -17,8 +17,10 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QStatusBar, QTabWidget, QWidget)
 
+from .batch_tab import BatchTab
 from .colorize_tab import ColorizeTab
 from .settings import app_settings, settings_dir_value
+from .trainer_tab import TrainerTab
 from .worker import LoadModelJob, WorkerThread
 
 __all__ = ["MainWindow", "run_app", "app_icon"]
@@ -70,12 +72,19 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.colorize_tab = ColorizeTab(self.worker, render_size, self.tabs)
         self.tabs.addTab(self.colorize_tab, "Colorize")
+        self.batch_tab = BatchTab(self.worker, self.tabs)
+        self.tabs.addTab(self.batch_tab, "Batch")
+        self.trainer_tab = TrainerTab(self.worker, self.tabs)
+        self.tabs.addTab(self.trainer_tab, "Trainer")
         self.setCentralWidget(self.tabs)
 
         self._make_status_bar()
         self._make_menus()
 
         self.colorize_tab.message.connect(self.show_message)
+        self.batch_tab.message.connect(self.show_message)
+        self.trainer_tab.message.connect(self.show_message)
+        self.trainer_tab.use_model.connect(self.load_model_dialog)  # "Use this model"
         self.colorize_tab.page_shown.connect(self._on_page_shown)
         w = self.worker
         w.job_started.connect(self._on_job_started)
@@ -148,12 +157,26 @@ class MainWindow(QMainWindow):
             else:
                 view_menu.addAction(a[name])
 
+        view_menu.addSeparator()
+        tab_actions = []
+        for i, name in enumerate(("Colorize", "Batch", "Trainer")):
+            tab_action = QAction(f"{name} Tab", self)
+            tab_action.setShortcut(QKeySequence(f"Alt+{i + 1}"))
+            tab_action.triggered.connect(lambda checked=False, i=i: self.tabs.setCurrentIndex(i))
+            view_menu.addAction(tab_action)
+            tab_actions.append(tab_action)
+        for tab in (self.batch_tab, self.trainer_tab):
+            tab_menu = mb.addMenu(tab.menu_title)
+            for act in tab.menu_actions():
+                tab_menu.addSeparator() if act is None else tab_menu.addAction(act)
+            tab_actions.extend(tab.actions_by_name.values())
+
         help_menu = mb.addMenu("&Help")
         about = QAction("About mangacolor", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
         # shortcuts work whichever widget has the focus
-        for act in list(a.values()) + [self.cancel_action, self.load_model_action]:
+        for act in list(a.values()) + [self.cancel_action, self.load_model_action] + tab_actions:
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             if act not in self.actions():
                 self.addAction(act)
@@ -286,6 +309,8 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        self.batch_tab.shutdown()  # keeps the unfinished batch jobs for the next start
+        self.trainer_tab.shutdown()
         self.colorize_tab.shutdown()
         self.worker_thread.shutdown()
 

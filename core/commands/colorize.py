@@ -128,6 +128,8 @@ def run(args) -> int:
         summary = job.run()
     except BatchError as e:
         return _fail(e)
+    except OSError as e:  # the output folder itself became unwritable (disk full, removed)
+        return _fail(f"{args.output}: cannot write the job ({e.strerror or e})")
     finally:
         bar.close()
         for sig, handler in previous.items():

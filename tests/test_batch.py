@@ -432,7 +432,7 @@ def test_layered_psd_and_ora_read_back(colorizer, real_pages, tmp_path):
 
 def test_overspill_layer_holds_the_flagged_regions():
     from mangacolor.core import overspill
-    from mangacolor.core.layers import page_layers, write_ora
+    from mangacolor.core.layers import page_layers
 
     # two regions split by an ink line, color crossing the line into the right one
     gray = np.full((96, 128), 255, np.uint8)

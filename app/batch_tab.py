@@ -808,10 +808,14 @@ class BatchTab(QWidget):
         specs = load_queue()
         for spec in specs:
             self._add_entry(spec)
-        if specs:
-            n = len(specs)
-            self._say(f"{n} unfinished batch job{'s' if n != 1 else ''} from the last session restored: Start (F5) "
-                      "resumes them; finished pages are kept")
+        self.restored = len(specs)
+        if specs:  # said once the window listens
+            QTimer.singleShot(0, self, self._announce_restored)
+
+    def _announce_restored(self) -> None:
+        n = self.restored
+        self._say(f"{n} unfinished batch job{'s' if n != 1 else ''} from the last session restored: Start (F5) "
+                  "resumes them; finished pages are kept")
 
     def _save(self) -> None:
         if self._closed:

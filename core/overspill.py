@@ -71,6 +71,7 @@ __all__ = [
     "fix_colorized",
     "heatmap_rgba",
     "overlay_heatmap",
+    "fit_chroma_to_gamut",
     "lightness_gray8",
 ]
 
@@ -645,18 +646,79 @@ def _analyze_regions(ab: np.ndarray, ink: np.ndarray, labels: np.ndarray, p: Ove
 
 
 # ---------------------------------------------------------------------------- fix
+# sRGB (D65) from CIE XYZ, IEC 61966-2-1; white point of L*a*b* D65 (2 degree observer)
+_XYZ_TO_RGB = np.array([[3.2404542, -1.5371385, -0.4985314],
+                        [-0.9692660, 1.8760108, 0.0415560],
+                        [0.0556434, -0.2040259, 1.0572252]], np.float32)
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883], np.float32)
+
+
+def _in_srgb_gamut(lightness: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float = 1e-3) -> np.ndarray:
+    """True where L*a*b* (D65) maps to linear sRGB inside [0, 1] (CIE 1976 inverse formulas)."""
+    d = np.float32(6.0 / 29.0)
+    k = np.float32(3.0 * (6.0 / 29.0) ** 2)
+    fy = (lightness + np.float32(16.0)) * np.float32(1.0 / 116.0)
+
+    def finv(t):
+        return np.where(t > d, t * t * t, k * (t - np.float32(4.0 / 29.0)))
+
+    x = finv(fy + a * np.float32(1.0 / 500.0)) * _WHITE_D65[0]
+    y = finv(fy)
+    z = finv(fy - b * np.float32(1.0 / 200.0)) * _WHITE_D65[2]
+    ok = np.ones(np.shape(x), bool)
+    for row in _XYZ_TO_RGB:
+        c = row[0] * x + row[1] * y + row[2] * z
+        ok &= (c >= -tol) & (c <= 1.0 + tol)
+    return ok
+
+
+def fit_chroma_to_gamut(lightness: np.ndarray, ab: np.ndarray, iters: int = 7) -> np.ndarray:
+    """Scale a*b* toward neutral, per pixel, just enough that (L*, a*, b*) is an sRGB color.
+
+    Keeps L* and hue; only chroma is reduced (bisection on the chroma scale, ``iters`` steps,
+    i.e. to 1/2^iters of the chroma). Without this, converting an out-of-gamut color to sRGB
+    clips channels and changes the page's lightness.
+
+    Args:
+        lightness: float32 (H, W), L* in [0, 100].
+        ab: float32 (H, W, 2), a*b*.
+        iters: bisection steps.
+
+    Returns:
+        float32 (H, W, 2), a*b* inside the sRGB gamut at each pixel's L*.
+    """
+    out = np.array(ab, dtype=np.float32, copy=True)
+    L = np.clip(np.asarray(lightness, np.float32), 0.0, 100.0)
+    bad = ~_in_srgb_gamut(L, out[..., 0], out[..., 1])
+    if not bad.any():
+        return out
+    ys, xs = np.nonzero(bad)
+    lb, a0, b0 = L[ys, xs], out[ys, xs, 0], out[ys, xs, 1]
+    lo = np.zeros(len(ys), np.float32)
+    hi = np.ones(len(ys), np.float32)
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        ok = _in_srgb_gamut(lb, a0 * mid, b0 * mid)
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    out[ys, xs, 0] = a0 * lo
+    out[ys, xs, 1] = b0 * lo
+    return out
+
+
 
 
 def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
                   params: Optional[OverspillParams] = None, report: Optional[OverspillReport] = None,
-                  gray: Optional[np.ndarray] = None) -> np.ndarray:
+                  gray: Optional[np.ndarray] = None, keep_gamut: bool = True) -> np.ndarray:
     """Flatten chroma per line-bounded region to remove overspill (DESIGN.md 5, step 6).
 
     Every region gets its reference a*b* (its median, or for a clearly two-colored region, where a
     line is missing, each pixel the median of its own color cluster), ink gets a*b* = 0 with a
     soft alpha on the anti-aliased edge (within ``soft_band`` px of ink, alpha = how far the
     pixel's gray lies from its region's median gray toward the ink gray), and the result is blended with the raw prediction:
-    ``ab_out = ab + strength * (flat - ab)``. L* is not touched: combine the result with the
+    ``ab_out = ab + strength * (flat - ab)``, with chroma reduced where needed to stay inside
+    the sRGB gamut at the pixel's L*. L* is not touched: combine the result with the
     page's own L* (:func:`mangacolor.core.pipeline.combine_lab`). This is the region "balance
     fill" of style2paints V4 applied to the network's output.
 
@@ -667,6 +729,8 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
         params: thresholds (default :class:`OverspillParams`; ignored when ``report`` is given).
         report: an :func:`analyze` report of the same page, to skip a second analysis.
         gray: uint8 (H, W) original gray page (default: from L*).
+        keep_gamut: reduce chroma where a flat color does not exist in sRGB at a pixel's L*
+            (:func:`fit_chroma_to_gamut`), so that the sRGB result keeps the page's L*.
 
     Returns:
         float32 (H, W, 2) fixed a*b*.
@@ -717,6 +781,8 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
         alpha[zone] = a
         flat *= (1.0 - alpha)[..., None]
     out = ab + np.float32(strength) * (flat - ab)
+    if keep_gamut:
+        out = fit_chroma_to_gamut(lightness, out)
     return out.astype(np.float32)
 
 

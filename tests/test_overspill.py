@@ -174,11 +174,15 @@ def test_fix_neutralizes_color_painted_over_ink(cases):
 
 def test_fix_strength_blends_between_raw_and_flat(cases):
     page = cases["openmantra/tencho_isoro_018.jpg"]
-    x, rep, flat, _ = page["cases"]["blur6"]
+    x, rep, _, _ = page["cases"]["blur6"]
     L = page["L"]
     assert np.array_equal(ov.fix_overspill(L, x, 0.0, report=rep), x)
-    half = ov.fix_overspill(L, x, 0.5, report=rep, gray=page["gray"])
-    np.testing.assert_allclose(half, 0.5 * (x + flat), atol=1e-3)
+    full = ov.fix_overspill(L, x, 1.0, report=rep, gray=page["gray"], keep_gamut=False)
+    half = ov.fix_overspill(L, x, 0.5, report=rep, gray=page["gray"], keep_gamut=False)
+    np.testing.assert_allclose(half, 0.5 * (x + full), atol=1e-3)
+    # with the gamut step, chroma only shrinks (hue and L* kept)
+    half_g = ov.fix_overspill(L, x, 0.5, report=rep, gray=page["gray"])
+    assert (np.hypot(*half_g.reshape(-1, 2).T) <= np.hypot(*half.reshape(-1, 2).T) + 1e-4).all()
     soft = ov.analyze(L, half, gray=page["gray"])
     assert rep.near_line_score > soft.near_line_score > page["cases"]["blur6"][3].near_line_score
     with pytest.raises(ValueError):
@@ -202,7 +206,7 @@ def test_two_colored_region_keeps_both_colors_where_a_line_is_missing(cases):
     rep = ov.analyze(L, ab, gray=gray)
     info = [r for r in rep.regions if r.label == rep.labels[ys[0], xs[0]]]
     assert info and info[0].kind == "two_color" and info[0].clear
-    fixed = ov.fix_overspill(L, ab, report=rep, gray=gray)
+    fixed = ov.fix_overspill(L, ab, report=rep, gray=gray, keep_gamut=False)  # the region logic alone
     interior = ~rep.ink & (cv2.distanceTransform((~rep.ink).view(np.uint8), cv2.DIST_L2, 3) > 3)
     lm, rm = np.zeros_like(interior), np.zeros_like(interior)
     lm[left] = True
@@ -214,9 +218,25 @@ def test_two_colored_region_keeps_both_colors_where_a_line_is_missing(cases):
     ab2 = flat.copy()
     ab2[ys, xs] = (1 - t) * np.array([40.0, 25.0]) + t * np.array([-20.0, -35.0])
     rep2 = ov.analyze(L, ab2, gray=gray)
-    fixed2 = ov.fix_overspill(L, ab2, report=rep2, gray=gray)
+    fixed2 = ov.fix_overspill(L, ab2, report=rep2, gray=gray, keep_gamut=False)
     vals = fixed2[lm & interior | rm & interior]
     assert np.ptp(vals[:, 0]) < 1.0 and np.ptp(vals[:, 1]) < 1.0
+
+
+def test_fix_keeps_lightness_where_flat_colors_leave_the_gamut(bw_pages):
+    # a sepia cast over a real page: on white paper (L* near 100) no chroma fits in sRGB
+    page = read_page(bw_pages[1])
+    gray = page.gray[:600, :600]
+    L = gray_to_lightness(gray)
+    ab = np.empty(L.shape + (2,), np.float32)
+    ab[:] = (8.0, 30.0)
+    clipped = np.abs(srgb_to_lab(combine_lab(L, ab))[..., 0] - L).mean()
+    fixed = ov.fix_overspill(L, ab, gray=gray)
+    kept = np.abs(srgb_to_lab(combine_lab(L, fixed))[..., 0] - L).mean()
+    assert clipped > 1.0 and kept < 0.2, (clipped, kept)
+    assert np.hypot(*fixed[gray == 255].T).max() < 0.5  # white paper stays white
+    mid = (gray > 120) & (gray < 200) & ~ov.ink_mask(gray)
+    assert np.hypot(*fixed[mid].T).mean() > 10  # mid tones keep their color
 
 
 def test_model_output_case_with_tiny_model(tiny_model_path, bw_pages):

@@ -1,0 +1,182 @@
+"""The Trainer tab on real color pages: presets, start on the model worker, live progress, plots
+and preview, pause/resume, a clean cancel, resume of the cancelled run, "Use this model", and a
+one-line error for unusable data.
+
+Data: Pepper&Carrot pages (CC BY 4.0) from ../shared/data reduced to 96 px; the tiny test model;
+48 px crops and a few dozen steps. Only signals emitted on the GUI thread (the tab's) are waited on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from mangacolor.app.main_window import MainWindow  # noqa: E402
+from mangacolor.app.trainer_tab import IDLE, PAUSED  # noqa: E402
+from mangacolor.core.imageio import read_page  # noqa: E402
+from mangacolor.core.library import models_dir  # noqa: E402
+
+TIMEOUT_MS = 90000
+TRAIN = ["episode01_2", "episode02_3", "episode04_3", "episode05_2", "episode07_3", "episode08_3"]
+VAL = ["episode09_4", "episode10_5"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _write_small(src: Path, dst: Path, short: int = 96) -> None:
+    rgb = read_page(src).rgb
+    h, w = rgb.shape[:2]
+    s = short / min(h, w)
+    small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(dst), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+
+
+@pytest.fixture(scope="module")
+def color_folders(shared_data, tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("trainer_data")
+    for name in TRAIN:
+        _write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / "train" / f"{name}.png")
+    for name in VAL:
+        _write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / "val" / f"{name}.png")
+    return root / "train", root / "val"
+
+
+def drop(widget, paths) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = widget.rect().center()
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(widget, QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                              Qt.KeyboardModifier.NoModifier))
+
+
+@pytest.fixture
+def window(qtbot, tiny_model_path):
+    w = MainWindow(model_path=tiny_model_path, render_size=128)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    w.tabs.setCurrentWidget(w.trainer_tab)
+    yield w
+    w.shutdown()
+
+
+def small_run(tab, out: Path, **kw):
+    """The tab's configuration with test-sized crops and validations."""
+    cfg = tab.build_config()
+    return cfg.replace(scale=[56, 96], val_size=48, warmup_steps=2, threads=1, preview_count=2, out=str(out), **kw)
+
+
+def test_trainer_tab_starts_shows_progress_and_cancels_cleanly(qtbot, window, color_folders, tiny_model_path,
+                                                               tmp_path):
+    tab = window.trainer_tab
+    train, val = color_folders
+    drop(tab, [train])
+    drop(tab.val_edit, [val])
+    assert tab.data_folders() == [str(train.resolve())] and tab.val_edit.text() == str(val)
+
+    # presets fill the fields; the paper's recipe: MSE, Adam, lr 1e-3, 224 px crops
+    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("koalarization-paper"))
+    assert (tab.loss_combo.currentData(), tab.lr_spin.value(), tab.size_spin.value()) == ("mse", 1e-3, 224)
+    paper = tab.build_config()
+    assert (paper.loss, paper.optimizer, paper.lr, paper.size, paper.batch_size) == ("mse", "adam", 1e-3, 224, 100)
+    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("quick"))
+    tab.size_spin.setValue(48)
+    tab.batch_spin.setValue(4)
+    tab.steps_spin.setValue(40)
+    tab.device_combo.setCurrentIndex(tab.device_combo.findData("cpu"))
+    qtbot.waitUntil(lambda: tab.base_combo.count() > 2, timeout=TIMEOUT_MS)  # the library is listed
+    assert tab.base_model() == str(tiny_model_path)  # the Colorize tab's model by default
+    cfg = small_run(tab, tmp_path / "run", val_every=10)
+    assert (cfg.init, cfg.data, cfg.val, cfg.size, cfg.batch_size, cfg.max_steps, cfg.loss) == (
+        str(tiny_model_path), [str(train.resolve())], str(val), 48, 4, 40, "l1")
+
+    with qtbot.waitSignal(tab.step_done, timeout=TIMEOUT_MS) as blocker:
+        tab.start(cfg)
+    step, total = blocker.args
+    assert total == 40 and 1 <= step <= 40
+    assert tab.progress_bar.maximum() == 40 and tab.progress_bar.value() >= 1 and "ETA" in tab.progress_bar.text()
+    assert window.progress_bar.isVisible()  # the window's status bar shows the job too
+    assert not tab.actions_by_name["start"].isEnabled() and tab.actions_by_name["cancel"].isEnabled()
+    # the first validation (baseline at step 0, or the one of step 10) fills the plots and the preview
+    qtbot.waitUntil(lambda: tab.preview is not None and tab.metrics_table.rowCount() >= 1, timeout=TIMEOUT_MS)
+    assert not tab.preview_label.pixmap().isNull()
+    assert tab.preview.shape[1] == 3 * (160 + 4) + 4  # input | prediction | ground truth
+    assert len(tab.psnr_curve.getData()[0]) == len(tab.history) >= 1
+    assert len(tab.train_curve.getData()[0]) >= 1
+
+    # pause: a resumable state is written, then the worker waits
+    with qtbot.waitSignal(tab.state_changed, timeout=TIMEOUT_MS, check_params_cb=lambda s: s == PAUSED):
+        tab.pause()
+    paused_at = tab.train_steps[-1]
+    assert (tmp_path / "run" / "training_state.safetensors").is_file()
+    assert tab.actions_by_name["resume"].isEnabled() and not tab.actions_by_name["pause"].isEnabled()
+    qtbot.wait(300)
+    assert tab.train_steps[-1] == paused_at  # no step while paused
+    with qtbot.waitSignal(tab.step_done, timeout=TIMEOUT_MS):
+        tab.resume()
+
+    # cancel: stops at the next step, leaves checkpoints and a resumable state
+    with qtbot.waitSignal(tab.training_ended, timeout=TIMEOUT_MS) as blocker:
+        tab.cancel()
+    assert blocker.args[0] == "cancelled" and "\n" not in blocker.args[1]
+    stopped = tab.train_steps[-1]
+    assert stopped < 40 and tab.state == IDLE
+    assert (tmp_path / "run" / "last.safetensors").is_file()
+    assert tab.resumable and tab.actions_by_name["resume"].isEnabled() and tab.actions_by_name["start"].isEnabled()
+    qtbot.waitUntil(lambda: not window.progress_bar.isVisible(), timeout=TIMEOUT_MS)
+
+    # resume the cancelled run to the end
+    with qtbot.waitSignal(tab.training_ended, timeout=TIMEOUT_MS) as blocker:
+        tab.resume()
+    assert blocker.args[0] == "finished", blocker.args
+    assert tab.train_steps[0] == stopped + 1 and tab.train_steps[-1] == 40
+    assert tab.progress_bar.value() == 40 and not tab.resumable
+
+    # "Use this model": installed in the library and loaded for the Colorize tab
+    assert tab.checkpoint_to_use() == tmp_path / "run" / "best.safetensors"
+    with qtbot.waitSignal(tab.model_installed, timeout=TIMEOUT_MS) as blocker:
+        assert tab.use_this_model("gui-test-model")
+    installed = Path(blocker.args[0])
+    assert installed == models_dir() / "gui-test-model.safetensors" and installed.is_file()
+    qtbot.waitUntil(lambda: "gui-test-model" in window.device_label.text(), timeout=TIMEOUT_MS)
+    assert Path(str(window.worker.model_path)) == installed
+    # the Batch tab offers the new model too
+    qtbot.waitUntil(lambda: window.batch_tab.model_combo.findData("gui-test-model") >= 0, timeout=TIMEOUT_MS)
+
+
+def test_unusable_data_fails_with_one_line(qtbot, window, bw_pages, tmp_path):
+    tab = window.trainer_tab
+    gray = tmp_path / "gray"
+    for p in bw_pages[:3]:
+        _write_small(p, gray / f"{p.stem}.png", 128)
+    tab.add_data_folders([gray])
+    tab.size_spin.setValue(48)
+    with qtbot.waitSignal(tab.training_ended, timeout=TIMEOUT_MS) as blocker:
+        assert tab.start(small_run(tab, tmp_path / "run")) is not None
+    result, text = blocker.args
+    assert result == "failed" and "color images" in text and "\n" not in text
+    assert tab.state == IDLE and tab.actions_by_name["start"].isEnabled()
+    assert "Training failed" in window.last_message
+    # no folder at all: said at once, nothing submitted
+    tab.data_list.clear()
+    assert tab.start() is None and "color images" in window.last_message

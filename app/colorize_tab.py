@@ -1,10 +1,19 @@
-"""The "Colorize" tab: page list, side-by-side original/colorized view, colorize and save.
+"""The "Colorize" tab: page list, side-by-side original/colorized view, overspill check, save.
 
 Pages come in through :meth:`ColorizeTab.add_inputs` (the open dialogs and drag-and-drop both
 call it): files, folders (recursive) and .cbz/.zip archives, expanded by
 :func:`mangacolor.core.imageio.collect_sources`. Colorizing runs as
 :class:`mangacolor.app.worker.ColorizeJob` on the model worker; decoding and saving run on the
-:class:`mangacolor.app.io_tasks.PageIO` pool. This widget only reacts to their signals.
+:class:`mangacolor.app.io_tasks.PageIO` pool; the overspill check of every colorized page and
+the "Fix overspill" preview run on the :class:`mangacolor.app.overspill_tasks.OverspillService`
+thread, from the page's cached L* and a*b* (no network re-run). This widget only reacts to their
+signals.
+
+Overspill in the view: "Overspill Heatmap" (H) lays the check's heatmap over the colorized page
+(bleeding across lines red, off-color pixels orange, two-colored regions violet); "Fix
+Overspill" (F) shows (and saves) the page with chroma flattened per line-bounded region, blended
+with the raw prediction by the strength slider. The page list shows each page's score as a
+badge and can be sorted by it or filtered to the flagged pages.
 """
 
 from __future__ import annotations
@@ -15,22 +24,23 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Optional, Union
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QSpinBox, QSplitter, QStyle, QToolBar, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QSlider, QSpinBox,
+                               QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
 
 from mangacolor.core.archive import ArchiveError
 from mangacolor.core.imageio import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, collect_sources
 
 from .image_view import CompareView
 from .io_tasks import PageIO
-from .page_list import PageEntry, PageList, PageState
+from .overspill_tasks import OverspillResult, OverspillService
+from .page_list import SORT_MODES, PageEntry, PageList, PageState
 from .qt_images import rgb_to_qimage
 from .settings import app_settings, settings_dir_value
 from .worker import CANCELLED, DONE, ColorizeJob, ModelWorker, PageOutcome, one_line
 
-__all__ = ["ColorizeTab", "output_path", "OPEN_FILTER"]
+__all__ = ["ColorizeTab", "output_path", "OPEN_FILTER", "OUTPUT_SUFFIX"]
 
 OPEN_FILTER = ("Pages and comic archives (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES + ARCHIVE_SUFFIXES)
                + ");;Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;Comic archives (*.cbz *.zip);;"
@@ -40,12 +50,18 @@ OPEN_FILTER = ("Pages and comic archives (" + " ".join(f"*{s}" for s in IMAGE_SU
 MIN_RENDER_SIZE = 128
 #: How many decoded originals stay in memory for quick page flipping.
 ORIGINAL_CACHE = 6
+#: How many overspill reports (masks, labels, heatmap: ~60 MB for a 1414 x 2000 page) stay in memory.
+REPORT_CACHE = 3
 MAX_RENDER_SIZE = 4096
+#: File suffix per output format.
+OUTPUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
+#: Opacity of the heatmap overlay (its own alpha already leaves clean pixels transparent).
+OVERLAY_OPACITY = 0.85
 
 
 def output_path(folder: Union[str, Path], entry: PageEntry, keep_structure: bool,
-                inputs: Iterable[Path] = ()) -> Path:
-    """Where a colorized page is saved: page stem + ``.png``.
+                inputs: Iterable[Path] = (), suffix: str = ".png") -> Path:
+    """Where a colorized page is saved: page stem + ``suffix`` (the output format's).
 
     Args:
         folder: the output folder.
@@ -54,14 +70,15 @@ def output_path(folder: Union[str, Path], entry: PageEntry, keep_structure: bool
             ``colorize`` command does, so pages of different folders or archives cannot collide.
         inputs: resolved input file paths; a target equal to one of them gets ``_colorized``
             added to its stem so that an input is never overwritten.
+        suffix: ``.png``, ``.jpg`` or ``.webp``.
     """
     rel = PurePosixPath(entry.source.rel)
     sub = Path(*rel.parent.parts) if keep_structure and rel.parent.parts else Path()
-    target = Path(folder) / sub / f"{rel.stem}.png"
+    target = Path(folder) / sub / f"{rel.stem}{suffix}"
     protected = {Path(p).resolve() for p in inputs}
     protected.add(Path(entry.source.path).resolve())
     if target.resolve() in protected:
-        target = target.with_name(f"{rel.stem}_colorized.png")
+        target = target.with_name(f"{rel.stem}_colorized{suffix}")
     return target
 
 
@@ -93,6 +110,9 @@ class ColorizeTab(QWidget):
             (job id, "done"|"cancelled"|"failed", one-line message).
         saved(str): a file was written (path).
         save_finished(int, int): a save request ended (files written, files failed).
+        overspill_ready(str): a page's overspill check finished (key); its score is in the list.
+        overlay_changed(bool): the heatmap overlay was shown (True) or hidden (False) on the view.
+        fix_shown(str): the colorized view now shows this page with its overspill fixed (key).
     """
 
     message = Signal(str)
@@ -103,6 +123,9 @@ class ColorizeTab(QWidget):
     job_finished = Signal(int, str, str)
     saved = Signal(str)
     save_finished = Signal(int, int)
+    overspill_ready = Signal(str)
+    overlay_changed = Signal(bool)
+    fix_shown = Signal(str)
 
     def __init__(self, worker: ModelWorker, render_size: Optional[int] = None, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -114,8 +137,27 @@ class ColorizeTab(QWidget):
         self._loading_full: set[str] = set()
         self._shown_key: Optional[str] = None
         self._render_size_user = render_size is not None
+        self.overspill = OverspillService(self)
+        self._reports: OrderedDict[str, OverspillResult] = OrderedDict()
+        self._analyzing: set[str] = set()
+        self._fix_requested: dict[str, float] = {}
+        self._overlay_shown = False
+        self.output_format = "png"
+        self.output_quality = 95
+        self.default_open_folder = ""
+        self.default_save_folder = ""
 
         self.page_list = PageList(self)
+        self.io.thumb_height = self.page_list.thumbnail_height()
+        self.sort_combo = QComboBox(self)
+        for mode, label in SORT_MODES.items():
+            self.sort_combo.addItem(label, mode)
+        self.sort_combo.setToolTip("Order of the pages: as opened, or by overspill score")
+        self.sort_combo.currentIndexChanged.connect(
+            lambda _i: self.page_list.set_sort_mode(self.sort_combo.currentData()))
+        self.flagged_check = QCheckBox("Flagged", self)
+        self.flagged_check.setToolTip("Show only the pages whose overspill score is above the threshold (Settings)")
+        self.flagged_check.toggled.connect(self._on_flagged_only)
         self.compare = CompareView(self)
         self.count_label = QLabel("No pages: open files or a folder, or drop them here")
         self.count_label.setWordWrap(True)
@@ -124,6 +166,11 @@ class ColorizeTab(QWidget):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.setSpacing(2)
+        filt = QHBoxLayout()
+        filt.setContentsMargins(2, 2, 2, 0)
+        filt.addWidget(self.sort_combo, 1)
+        filt.addWidget(self.flagged_check)
+        ll.addLayout(filt)
         ll.addWidget(self.page_list, 1)
         ll.addWidget(self.count_label)
         left.setMinimumWidth(180)
@@ -164,11 +211,39 @@ class ColorizeTab(QWidget):
         self.toolbar.addSeparator()
         self.toolbar.addWidget(QLabel(" Render size "))
         self.toolbar.addWidget(self.render_spin)
+        # second row: the overspill check of the shown page
+        self.overspill_bar = QToolBar("Overspill", self)
+        self.overspill_bar.setIconSize(QSize(16, 16))
+        self.overspill_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.overspill_bar.addWidget(QLabel(" Overspill: "))
+        self.overspill_bar.addAction(a["overlay"])
+        self.overspill_bar.addAction(a["fix"])
+        self.strength_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.strength_slider.setRange(0, 100)
+        self.strength_slider.setValue(100)
+        self.strength_slider.setFixedWidth(90)
+        self.strength_slider.setToolTip("Fix strength: 0 % = the raw prediction, 100 % = one flat color per "
+                                        "line-bounded region")
+        self.strength_label = QLabel("100 %")
+        self.strength_label.setMinimumWidth(40)
+        self.overspill_bar.addWidget(QLabel(" Strength "))
+        self.overspill_bar.addWidget(self.strength_slider)
+        self.overspill_bar.addWidget(self.strength_label)
+        self.overspill_bar.addSeparator()
+        self.score_label = QLabel("")
+        self.score_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.overspill_bar.addWidget(self.score_label)
+        self._strength_timer = QTimer(self)
+        self._strength_timer.setSingleShot(True)
+        self._strength_timer.setInterval(150)
+        self._strength_timer.timeout.connect(self._on_strength_settled)
+        self.strength_slider.valueChanged.connect(self._on_strength_moved)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.toolbar)
+        lay.addWidget(self.overspill_bar)
         lay.addWidget(self.splitter, 1)
 
         self.page_list.currentItemChanged.connect(lambda *_: self._show(self.page_list.current_key()))
@@ -179,6 +254,10 @@ class ColorizeTab(QWidget):
         self.io.saved.connect(self._on_saved)
         self.io.save_failed.connect(self._on_save_failed)
         self.io.save_finished.connect(self._on_save_finished)
+        self.overspill.analyzed.connect(self._on_analyzed)
+        self.overspill.analysis_failed.connect(self._on_analysis_failed)
+        self.overspill.fixed.connect(self._on_fixed)
+        self.overspill.fix_failed.connect(self._on_fix_failed)
         worker.job_started.connect(self._on_job_started)
         worker.job_progress.connect(self._on_job_progress)
         worker.job_result.connect(self._on_job_result)
@@ -225,6 +304,22 @@ class ColorizeTab(QWidget):
         act("next_page", "Next Page", "PgDown", self.next_page, SP.SP_ArrowDown)
         act("previous_page", "Previous Page", "PgUp", self.previous_page, SP.SP_ArrowUp)
         act("remove_all", "Close All Pages", None, self.clear_pages, None, "Remove every page from the list")
+        overlay = QAction("Overspill Heatmap", self)
+        overlay.setCheckable(True)
+        overlay.setShortcut(QKeySequence("H"))
+        overlay.setToolTip("Show where color crosses ink lines (red), is off its region's color (orange) or a "
+                           "region carries two colors (violet) (H)")
+        overlay.toggled.connect(lambda _on: self._update_overlay())
+        overlay.setIconText("Heatmap")
+        self.actions_by_name["overlay"] = overlay
+        fix = QAction("Fix Overspill", self)
+        fix.setCheckable(True)
+        fix.setShortcut(QKeySequence("F"))
+        fix.setToolTip("Show and save the pages with one flat color per line-bounded region, from the cached "
+                       "prediction (F)")
+        fix.toggled.connect(self._on_fix_toggled)
+        fix.setIconText("Fix")
+        self.actions_by_name["fix"] = fix
         self.actions_by_name["zoom_in"].setIconText("Zoom +")
         self.actions_by_name["zoom_out"].setIconText("Zoom \u2212")
         self.actions_by_name["open_files"].setIconText("Open")
@@ -250,18 +345,29 @@ class ColorizeTab(QWidget):
             text = f"{n} page{'s' if n != 1 else ''}, {done} colorized"
             if failed:
                 text += f", {failed} failed"
+            flagged = sum(self.page_list.is_flagged(e) for e in self.page_list.entries())
+            if flagged:
+                text += f", {flagged} flagged for overspill"
+            if self.page_list.flagged_only:
+                text += f" (showing {len(self.page_list.visible_keys())})"
             self.count_label.setText(text)
 
     # ---- opening ----------------------------------------------------------------------------
+    def _open_start(self) -> str:
+        """The settings' default folder when set, else the last folder used, else home."""
+        if self.default_open_folder and Path(self.default_open_folder).is_dir():
+            return self.default_open_folder
+        return settings_dir_value(self.settings, "paths/last_open", str(Path.home()))
+
     def open_files_dialog(self) -> None:
-        start = settings_dir_value(self.settings, "paths/last_open", str(Path.home()))
+        start = self._open_start()
         files, _ = QFileDialog.getOpenFileNames(self, "Open pages", start, OPEN_FILTER)
         if files:
             self.settings.setValue("paths/last_open", str(Path(files[0]).parent))
             self.add_inputs(files)
 
     def open_folder_dialog(self) -> None:
-        start = settings_dir_value(self.settings, "paths/last_open", str(Path.home()))
+        start = self._open_start()
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of pages", start)
         if folder:
             self.settings.setValue("paths/last_open", str(Path(folder).parent))
@@ -324,6 +430,10 @@ class ColorizeTab(QWidget):
             self.worker.cancel(job_id)
         self._jobs.clear()
         self.io.next_generation()
+        self.overspill.next_generation()
+        self._reports.clear()
+        self._analyzing.clear()
+        self._fix_requested.clear()
         self._originals.clear()
         self._loading_full.clear()
         self.page_list.clear_entries()
@@ -353,7 +463,9 @@ class ColorizeTab(QWidget):
         if entry is None:
             self.compare.set_images(None, None, "Drop pages, a folder or a .cbz here\nor use Open Files (Ctrl+O)", "")
             self.compare.set_captions("Original", "Colorized")
+            self.score_label.setText("")
             self._update_actions()
+            self._update_overlay()
             self.page_shown.emit("")
             return
         original = self._originals.get(key)
@@ -364,7 +476,8 @@ class ColorizeTab(QWidget):
                 self._loading_full.add(key)
                 self.io.load(key, entry.source, full=True)
         orig_img = rgb_to_qimage(original) if original is not None else None
-        col_img = rgb_to_qimage(entry.colorized) if entry.colorized is not None else None
+        shown_rgb = self._display_rgb(entry)
+        col_img = rgb_to_qimage(shown_rgb) if shown_rgb is not None else None
         if entry.state == PageState.FAILED and original is None:
             orig_text = "Cannot read this page\n" + _wrap(_reason(entry))
         else:
@@ -372,6 +485,8 @@ class ColorizeTab(QWidget):
         self.compare.set_images(orig_img, col_img, orig_text, self._colorized_placeholder(entry))
         self._update_captions(entry)
         self._update_actions()
+        self._ensure_fix(key)
+        self._update_overlay()
         self.page_shown.emit(key)
 
     def _update_captions(self, entry: PageEntry) -> None:
@@ -381,6 +496,22 @@ class ColorizeTab(QWidget):
             col += f" \u2014 render size {entry.render_size} px"
             if entry.seconds is not None:
                 col += f", {entry.seconds:.1f} s"
+        score = ""
+        if entry.colorized is not None:
+            if entry.overspill is not None:
+                flagged = self.page_list.is_flagged(entry)
+                score = (f"{entry.overspill * 100:.1f} % of the page "
+                         f"({'above' if flagged else 'within'} the {self.page_list.threshold * 100:.1f} % "
+                         f"threshold), bleeding near lines {entry.near_line * 100:.1f} %, "
+                         f"{entry.flagged_regions} flagged region{'s' if entry.flagged_regions != 1 else ''}")
+                col += f" \u2014 overspill {entry.overspill * 100:.1f} %" + (" (flagged)" if flagged else "")
+            elif entry.key in self._analyzing:
+                score = "checking\u2026"
+            if self._fix_on() and self._display_rgb(entry) is not entry.colorized:
+                col += f" \u2014 fixed ({self.fix_strength() * 100:.0f} %)"
+            elif self._fix_on() and self.fix_strength() > 0:
+                col += " \u2014 fixing\u2026"
+        self.score_label.setText(score)
         self.compare.set_captions(f"Original{size}", col)
 
     def _on_loaded(self, generation: int, key: str, thumb, rgb, width: int, height: int, dpi) -> None:
@@ -396,10 +527,12 @@ class ColorizeTab(QWidget):
             self._loading_full.discard(key)
             self._remember_original(key, rgb)
             if key == self._shown_key:
+                shown_rgb = self._display_rgb(entry)
                 self.compare.set_images(rgb_to_qimage(rgb),
-                                        rgb_to_qimage(entry.colorized) if entry.colorized is not None else None,
+                                        rgb_to_qimage(shown_rgb) if shown_rgb is not None else None,
                                         "", self._colorized_placeholder(entry), keep_view=True)
                 self._update_captions(entry)
+                self._update_overlay()
         self.page_list.refresh(key)
         self.page_loaded.emit(key)
 
@@ -501,20 +634,30 @@ class ColorizeTab(QWidget):
             self.page_failed.emit(entry.key, msg)
         else:
             res = payload.result
+            entry.clear_result()
             entry.colorized = res.rgb
             entry.render_size = res.render_size
             entry.seconds = res.seconds
             entry.size = (res.rgb.shape[1], res.rgb.shape[0])
+            # the cached prediction for the overspill fix (a*b* in half precision: 0.03 units at most)
+            entry.lightness = res.lightness
+            entry.ab = res.ab.astype(np.float16)
+            self._reports.pop(entry.key, None)
+            self._fix_requested.pop(entry.key, None)
+            self.page_list.set_overspill(entry.key, None)
             if payload.page is not None:
                 entry.dpi = payload.page.dpi
                 self._remember_original(entry.key, payload.page.rgb)
             self.page_list.set_state(entry.key, PageState.DONE, "")
+            self._analyze(entry.key, res.lightness, res.ab)
             if entry.key == self._shown_key:
                 if not self.compare.original_view.has_image() and payload.page is not None:
                     self.compare.set_images(rgb_to_qimage(payload.page.rgb), rgb_to_qimage(res.rgb))
                 else:
                     self.compare.set_colorized(rgb_to_qimage(res.rgb))
                 self._update_captions(entry)
+                self._ensure_fix(entry.key)
+                self._update_overlay()
             self.page_colorized.emit(entry.key)
         self._update_actions()
 
@@ -543,8 +686,11 @@ class ColorizeTab(QWidget):
 
     # ---- saving -----------------------------------------------------------------------------
     def _ask_save_folder(self) -> Optional[str]:
-        start = settings_dir_value(self.settings, "paths/last_save",
-                                   settings_dir_value(self.settings, "paths/last_open", str(Path.home())))
+        if self.default_save_folder and Path(self.default_save_folder).is_dir():
+            start = self.default_save_folder
+        else:
+            start = settings_dir_value(self.settings, "paths/last_save",
+                                       settings_dir_value(self.settings, "paths/last_open", str(Path.home())))
         folder = QFileDialog.getExistingDirectory(self, "Save colorized pages into folder", start)
         return folder or None
 
@@ -562,9 +708,10 @@ class ColorizeTab(QWidget):
         if not folder:
             return None
         self.settings.setValue("paths/last_save", str(folder))
-        target = output_path(folder, entry, keep_structure=False, inputs=self._inputs())
+        target = output_path(folder, entry, keep_structure=False, inputs=self._inputs(), suffix=self._suffix())
         self._say(f"Saving {target.name}\u2026")
-        self.io.save([(entry.key, target, entry.colorized, entry.dpi)])
+        self.io.save([(entry.key, target, self._output_rgb(entry), entry.dpi)], self.output_format,
+                     self.output_quality)
         return target
 
     def save_all(self, folder: Optional[Union[str, Path]] = None) -> list[Path]:
@@ -580,18 +727,19 @@ class ColorizeTab(QWidget):
         self.settings.setValue("paths/last_save", str(folder))
         inputs = self._inputs()
         items, seen = [], set()
+        suffix = self._suffix()
         for e in done:
-            target = output_path(folder, e, keep_structure=True, inputs=inputs)
+            target = output_path(folder, e, keep_structure=True, inputs=inputs, suffix=suffix)
             n = 2
             while target in seen:  # two pages with one stem in the same folder (a.jpg, a.png)
-                target = target.with_name(f"{PurePosixPath(e.source.rel).stem}_{n}.png")
+                target = target.with_name(f"{PurePosixPath(e.source.rel).stem}_{n}{suffix}")
                 n += 1
             seen.add(target)
-            items.append((e.key, target, e.colorized, e.dpi))
+            items.append((e.key, target, self._output_rgb(e), e.dpi))
         skipped = len(self.page_list) - len(done)
         self._say(f"Saving {len(items)} page{'s' if len(items) != 1 else ''}\u2026"
                   + (f" ({skipped} not colorized, skipped)" if skipped else ""))
-        self.io.save(items)
+        self.io.save(items, self.output_format, self.output_quality)
         return [t for _, t, _, _ in items]
 
     def _on_saved(self, _key: str, path: str) -> None:
@@ -607,6 +755,240 @@ class ColorizeTab(QWidget):
             self._say(f"Saved {ok} file{'s' if ok != 1 else ''}")
         self.save_finished.emit(ok, failed)
 
+    # ---- preferences ------------------------------------------------------------------------
+    def set_preferences(self, prefs, initial: bool = False) -> None:
+        """Apply the application settings (:class:`mangacolor.core.settings.Settings`): overspill
+        threshold, output format and quality, default folders; at start (``initial``) also the
+        default render size (unless given to the window) and whether the fix is on."""
+        self.page_list.set_threshold(prefs.overspill_threshold)
+        self.output_format = prefs.output_format if prefs.output_format in OUTPUT_SUFFIX else "png"
+        self.output_quality = int(prefs.output_quality)
+        self.default_open_folder = prefs.open_folder or ""
+        self.default_save_folder = prefs.save_folder or ""
+        if initial:
+            if not self._render_size_user:
+                self.render_spin.blockSignals(True)
+                self.render_spin.setValue(int(prefs.render_size))
+                self.render_spin.blockSignals(False)
+                self._render_size_user = True  # the settings' default wins over the model card's
+            self.actions_by_name["fix"].setChecked(bool(prefs.fix_overspill))
+        entry = self.page_list.entry(self._shown_key) if self._shown_key else None
+        if entry is not None:
+            self._update_captions(entry)
+        self._update_actions()
+
+    def _suffix(self) -> str:
+        return OUTPUT_SUFFIX.get(self.output_format, ".png")
+
+    # ---- overspill: check, heatmap, fix -------------------------------------------------------
+    def _params(self):
+        """Overspill thresholds (the core defaults; the page threshold is applied by the list)."""
+        return None
+
+    def _analyze(self, key: str, lightness: np.ndarray, ab: np.ndarray) -> None:
+        self._analyzing.add(key)
+        self.overspill.analyze(key, lightness, ab, self._params())
+
+    def _ensure_analysis(self, key: str) -> None:
+        """Re-run the check of a page whose report left the cache (the heatmap needs it)."""
+        entry = self.page_list.entry(key)
+        if (entry is not None and entry.lightness is not None and key not in self._reports
+                and key not in self._analyzing):
+            self._analyze(key, entry.lightness, entry.ab)
+
+    def _remember_report(self, key: str, result: OverspillResult) -> None:
+        self._reports[key] = result
+        self._reports.move_to_end(key)
+        while len(self._reports) > REPORT_CACHE:
+            self._reports.popitem(last=False)
+
+    def report(self, key: str) -> Optional[OverspillResult]:
+        """The cached overspill check of a page (None when not checked or no longer cached)."""
+        return self._reports.get(key)
+
+    def _on_analyzed(self, generation: int, key: str, result: OverspillResult) -> None:
+        if generation != self.overspill.generation:
+            return
+        self._analyzing.discard(key)
+        entry = self.page_list.entry(key)
+        if entry is None or entry.lightness is None:
+            return
+        self._remember_report(key, result)
+        self.page_list.set_overspill(key, result.page_score, result.near_line_score, result.flagged_regions)
+        if key == self._shown_key:
+            self._update_captions(entry)
+            self._ensure_fix(key)
+            self._update_overlay()
+        self._update_actions()
+        self.overspill_ready.emit(key)
+
+    def _on_analysis_failed(self, generation: int, key: str, message: str) -> None:
+        if generation != self.overspill.generation:
+            return
+        self._analyzing.discard(key)
+        entry = self.page_list.entry(key)
+        if entry is not None:
+            self._say(f"{entry.display_name}: overspill check failed: {message}")
+            if key == self._shown_key:
+                self._update_captions(entry)
+
+    def overlay_enabled(self) -> bool:
+        """The "Overspill Heatmap" toggle (H)."""
+        return self.actions_by_name["overlay"].isChecked()
+
+    def overlay_visible(self) -> bool:
+        """True when the heatmap is actually laid over the shown colorized page."""
+        return self.compare.colorized_view.overlay_item().isVisible()
+
+    def set_overlay_enabled(self, on: bool) -> None:
+        self.actions_by_name["overlay"].setChecked(bool(on))
+
+    def _update_overlay(self) -> None:
+        view = self.compare.colorized_view
+        key = self._shown_key
+        result = self._reports.get(key) if key else None
+        show = False
+        if self.overlay_enabled() and key is not None and view.has_image():
+            if result is None:
+                self._ensure_analysis(key)
+            elif result.heatmap.size() == view.image_size():
+                show = True
+        view.set_overlay(result.heatmap if show else None, OVERLAY_OPACITY)
+        if show != self._overlay_shown:
+            self._overlay_shown = show
+            self.overlay_changed.emit(show)
+        elif show:
+            self.overlay_changed.emit(True)  # shown again (another page or a new result)
+
+    def _fix_on(self) -> bool:
+        return self.actions_by_name["fix"].isChecked()
+
+    def fix_strength(self) -> float:
+        """The fix strength of the slider, 0-1."""
+        return self.strength_slider.value() / 100.0
+
+    def set_fix_enabled(self, on: bool, strength: Optional[float] = None) -> None:
+        """Turn "Fix Overspill" on or off, optionally setting the strength (0-1) first."""
+        if strength is not None:
+            self.strength_slider.blockSignals(True)
+            self.strength_slider.setValue(int(round(float(strength) * 100)))
+            self.strength_label.setText(f"{self.strength_slider.value()} %")
+            self.strength_slider.blockSignals(False)
+            self._strength_timer.stop()
+        if self._fix_on() == bool(on):
+            self._on_fix_toggled(bool(on))
+        else:
+            self.actions_by_name["fix"].setChecked(bool(on))
+
+    def _display_rgb(self, entry: PageEntry) -> Optional[np.ndarray]:
+        """What the colorized view shows (and Save writes when ready): the fixed page when the fix
+        is on and computed for the current strength, else the raw colorized page."""
+        if entry.colorized is None:
+            return None
+        if self._fix_on():
+            strength = self.fix_strength()
+            if strength == 0.0:
+                return entry.colorized
+            if entry.fixed_rgb is not None and entry.fixed_strength == strength:
+                return entry.fixed_rgb
+        return entry.colorized
+
+    def _output_rgb(self, entry: PageEntry):
+        """The pixels Save writes: the fixed page when the fix is on (computed in the save thread
+        if it is not ready yet), else the colorized page."""
+        if not self._fix_on() or self.fix_strength() == 0.0 or entry.lightness is None:
+            return entry.colorized
+        strength = self.fix_strength()
+        if entry.fixed_rgb is not None and entry.fixed_strength == strength:
+            return entry.fixed_rgb
+        lightness, ab = entry.lightness, entry.ab
+        result = self._reports.get(entry.key)
+        report = result.report if result is not None else None
+
+        def make() -> np.ndarray:
+            from mangacolor.core.overspill import fix_overspill
+            from mangacolor.core.pipeline import combine_lab
+
+            ab32 = np.asarray(ab, np.float32)
+            return combine_lab(lightness, fix_overspill(lightness, ab32, strength, report=report))
+
+        return make
+
+    def _ensure_fix(self, key: Optional[str]) -> None:
+        """Request the fixed page for the shown page when the fix is on and it is not there yet."""
+        if key is None or not self._fix_on():
+            return
+        entry = self.page_list.entry(key)
+        if entry is None or entry.colorized is None or entry.lightness is None:
+            return
+        strength = self.fix_strength()
+        if strength == 0.0 or (entry.fixed_rgb is not None and entry.fixed_strength == strength):
+            return
+        if self._fix_requested.get(key) == strength:
+            return
+        if key in self._analyzing and key not in self._reports:
+            return  # the check is under way: the fix follows its report (no second analysis)
+        self._fix_requested[key] = strength
+        result = self._reports.get(key)
+        self.overspill.fix(key, entry.lightness, entry.ab, strength, result.report if result else None)
+
+    def _on_fix_toggled(self, on: bool) -> None:
+        entry = self.page_list.entry(self._shown_key) if self._shown_key else None
+        if entry is None or entry.colorized is None:
+            return
+        if on:
+            self._ensure_fix(entry.key)
+        self._refresh_colorized(entry)
+
+    def _refresh_colorized(self, entry: PageEntry) -> None:
+        """Show the shown page's raw or fixed colors, keeping zoom, position and the overlay."""
+        rgb = self._display_rgb(entry)
+        self.compare.set_colorized(rgb_to_qimage(rgb) if rgb is not None else None,
+                                   self._colorized_placeholder(entry))
+        self._update_captions(entry)
+        self._update_overlay()
+        if rgb is not None and rgb is not entry.colorized:
+            self.fix_shown.emit(entry.key)
+
+    def _on_strength_moved(self, value: int) -> None:
+        self.strength_label.setText(f"{value} %")
+        self._strength_timer.start()  # settle before recombining (dragging the slider)
+
+    def _on_strength_settled(self) -> None:
+        entry = self.page_list.entry(self._shown_key) if self._shown_key else None
+        if entry is None or not self._fix_on():
+            return
+        self._ensure_fix(entry.key)
+        self._refresh_colorized(entry)
+
+    def _on_fixed(self, generation: int, key: str, token: int, strength: float, rgb, report) -> None:
+        if generation != self.overspill.generation:
+            return
+        entry = self.page_list.entry(key)
+        if entry is None or entry.colorized is None or rgb.shape != entry.colorized.shape:
+            return
+        if self._fix_requested.get(key) == strength:
+            self._fix_requested.pop(key, None)
+        entry.fixed_rgb = rgb
+        entry.fixed_strength = strength
+        if key == self._shown_key and self._fix_on() and strength == self.fix_strength():
+            self._refresh_colorized(entry)
+
+    def _on_fix_failed(self, generation: int, key: str, token: int, message: str) -> None:
+        if generation != self.overspill.generation:
+            return
+        self._fix_requested.pop(key, None)
+        entry = self.page_list.entry(key)
+        self._say(f"{entry.display_name if entry else key}: overspill fix failed: {message}")
+
+    def _on_flagged_only(self, on: bool) -> None:
+        self.page_list.set_flagged_only(on)
+        visible = self.page_list.visible_keys()
+        if on and self._shown_key not in visible:
+            if visible:
+                self.page_list.select_key(visible[0])
+        self._update_actions()
+
     # ---- misc -------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
         self.message.emit(" ".join(str(text).split()))
@@ -620,7 +1002,9 @@ class ColorizeTab(QWidget):
             self.splitter.restoreState(state)
 
     def shutdown(self) -> None:
-        """Stop background reads/writes (waits for a running save to finish)."""
+        """Stop background reads/writes (waits for a running save to finish) and overspill work."""
         for job_id in list(self._jobs):
             self.worker.cancel(job_id)
+        self.overspill.next_generation()
+        self.overspill.shutdown()
         self.io.shutdown()

@@ -4,6 +4,10 @@
 overlay item above it (for a heatmap such as the overspill check). :class:`CompareView` shows two
 of them side by side and keeps them in step: both share one transform (zoom) and their
 scrollbars follow each other (pan), so the same page pixel is under the same screen spot.
+
+Zoom is counted in device pixels: 100 % shows one page pixel per physical screen pixel, also on
+a HiDPI screen (device pixel ratio 2: the view's logical scale is then 0.5), so line art and
+screentone are judged at their true resolution.
 """
 
 from __future__ import annotations
@@ -142,9 +146,13 @@ class ImageView(QGraphicsView):
         self._placeholder.setTransform(QTransform.fromTranslate(-br.width() / 2, -br.height() / 2))
 
     # ---- zoom -------------------------------------------------------------------------------
+    def device_ratio(self) -> float:
+        """Device pixels per logical pixel of the screen the view is on (1.0, or 2.0 on HiDPI)."""
+        return float(self.devicePixelRatioF()) or 1.0
+
     def zoom(self) -> float:
-        """Current scale (1.0 = 100 %, one screen pixel per page pixel)."""
-        return float(self.transform().m11())
+        """Current scale in device pixels (1.0 = 100 %, one physical screen pixel per page pixel)."""
+        return float(self.transform().m11()) * self.device_ratio()
 
     def update_sampling(self) -> None:
         """Smooth sampling below :data:`NEAREST_ZOOM`, sharp pixels at and above it."""
@@ -279,7 +287,7 @@ class CompareView(QWidget):
             self._set_zoom(1.0)
             return
         vw, vh = max(view.viewport().width() - 8, 1), max(view.viewport().height() - 8, 1)
-        scale = min(vw / rect.width(), vh / rect.height())
+        scale = min(vw / rect.width(), vh / rect.height()) * view.device_ratio()
         self._set_zoom(min(MAX_ZOOM, max(MIN_ZOOM, scale)))
         for v in self.views:
             v.centerOn(rect.center())
@@ -298,12 +306,14 @@ class CompareView(QWidget):
         self._set_zoom(max(MIN_ZOOM, self.zoom() / ZOOM_STEP))
 
     def _set_zoom(self, scale: float) -> None:
+        """Zoom both views to ``scale`` device pixels per page pixel, keeping the centre."""
         center = self.original_view.mapToScene(self.original_view.viewport().rect().center())
         self._syncing = True
         try:
             for v in self.views:
+                logical = scale / v.device_ratio()
                 v.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
-                v.setTransform(QTransform.fromScale(scale, scale))
+                v.setTransform(QTransform.fromScale(logical, logical))
                 v.update_sampling()
                 v.centerOn(center)
                 v.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)

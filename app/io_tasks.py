@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -50,11 +50,12 @@ class _LoadTask(QRunnable):
     def __init__(self, io: "PageIO", generation: int, key: str, source: PageSource, full: bool):
         super().__init__()
         self.io, self.generation, self.key, self.source, self.full = io, generation, key, source, full
+        self.thumb_height = io.thumb_height
 
     def run(self) -> None:
         try:
             page = self.source.load()
-            thumb = rgb_to_qimage(make_thumbnail(page.rgb))
+            thumb = rgb_to_qimage(make_thumbnail(page.rgb, self.thumb_height))
             rgb = page.rgb if self.full else None
             self.io.loaded.emit(self.generation, self.key, thumb, rgb, page.size[0], page.size[1], page.dpi)
         except PageReadError as e:
@@ -64,21 +65,32 @@ class _LoadTask(QRunnable):
             self.io.load_failed.emit(self.generation, self.key, f"{self.source.name}: {one_line(e)}")
 
 
+#: A page to write: an array, or a function making it in the pool thread (e.g. the overspill fix).
+RgbOrMaker = Union[np.ndarray, Callable[[], np.ndarray]]
+
+
 class _SaveTask(QRunnable):
-    def __init__(self, io: "PageIO", items: Sequence[tuple[str, Path, np.ndarray, Optional[tuple]]]):
+    def __init__(self, io: "PageIO", items: Sequence[tuple[str, Path, RgbOrMaker, Optional[tuple]]],
+                 fmt: str, quality: int):
         super().__init__()
-        self.io, self.items = io, list(items)
+        self.io, self.items, self.fmt, self.quality = io, list(items), fmt, quality
 
     def run(self) -> None:
         ok = failed = 0
         for key, path, rgb, dpi in self.items:
             try:
-                write_image(path, rgb, fmt="png", dpi=dpi)
+                if callable(rgb):
+                    rgb = rgb()
+                write_image(path, rgb, fmt=self.fmt, quality=self.quality, dpi=dpi)
                 ok += 1
                 self.io.saved.emit(key, str(path))
             except (OSError, ValueError) as e:
                 failed += 1
                 self.io.save_failed.emit(key, f"{path}: cannot write ({one_line(e)})")
+            except Exception as e:  # noqa: BLE001 - a failing page must not stop the others
+                log.exception("saving %s failed", path)
+                failed += 1
+                self.io.save_failed.emit(key, f"{path}: cannot write ({type(e).__name__}: {one_line(e)})")
         self.io.save_finished.emit(ok, failed)
 
 
@@ -107,6 +119,8 @@ class PageIO(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max(1, threads))
         self.generation = 0
+        #: thumbnail height in pixels decoded pages are reduced to (device pixels on HiDPI screens)
+        self.thumb_height = THUMB_HEIGHT
 
     def next_generation(self) -> int:
         """Forget queued loads; results of earlier requests carry an old generation."""
@@ -121,9 +135,17 @@ class PageIO(QObject):
         """
         self.pool.start(_LoadTask(self, self.generation, key, source, full), 10 if full else 0)
 
-    def save(self, items: Sequence[tuple[str, Path, np.ndarray, Optional[tuple]]]) -> None:
-        """Write (key, path, uint8 (H, W, 3) rgb, dpi) items as PNG, atomically, in the background."""
-        self.pool.start(_SaveTask(self, items), 20)
+    def save(self, items: Sequence[tuple[str, Path, RgbOrMaker, Optional[tuple]]], fmt: str = "png",
+             quality: int = 95) -> None:
+        """Write (key, path, uint8 (H, W, 3) rgb or a function returning it, dpi) items,
+        atomically, in the background.
+
+        Args:
+            items: what to write where.
+            fmt: ``png``, ``jpg`` or ``webp`` (:func:`mangacolor.core.imageio.write_image`).
+            quality: JPEG/WebP quality 1-100.
+        """
+        self.pool.start(_SaveTask(self, items, fmt, int(quality)), 20)
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
         """Drop queued tasks and wait for running ones."""

@@ -7,8 +7,12 @@ display.
 
 from __future__ import annotations
 
-import sys
-from typing import Optional, Sequence
+import time
+
+_STARTED = time.perf_counter()  # start-up time is measured from here (the window logs it)
+
+import sys  # noqa: E402
+from typing import Optional, Sequence  # noqa: E402
 
 __all__ = ["main"]
 
@@ -22,7 +26,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not argv or argv == ["--gui"]:
         from .main_window import run_app
 
-        return run_app()
+        return run_app(started=_STARTED)
     from mangacolor.core.cli import main as cli_main
 
     return cli_main(argv)

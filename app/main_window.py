@@ -4,18 +4,32 @@ The window owns the single :class:`mangacolor.app.worker.WorkerThread` (DESIGN.m
 running job's progress with a Cancel button, names the device and the model in the status bar,
 accepts dropped files/folders/archives anywhere, and remembers its geometry and last folders
 (:mod:`mangacolor.app.settings`).
+
+The application settings (:mod:`mangacolor.core.settings`: device, half precision, default
+render size, output format, default folders, overspill threshold) are read at start and edited
+in Edit > Settings (:class:`mangacolor.app.settings_dialog.SettingsDialog`); the worker runs on
+the settings' device and precision. :func:`run_app` sets up the rotating log file, the handler
+for uncaught exceptions (:mod:`mangacolor.app.errors`), the light/dark palette
+(:mod:`mangacolor.app.appearance`) and, at the first start, the setup dialog
+(:class:`mangacolor.app.first_run.FirstRunDialog`).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                               QPushButton, QStatusBar, QTabWidget, QWidget)
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QProgressBar, QPushButton,
+                               QStatusBar, QTabWidget, QWidget)
+
+from mangacolor.core.settings import Settings, load_settings
+
+from .appearance import app_icon
 
 from .batch_tab import BatchTab
 from .colorize_tab import ColorizeTab
@@ -25,35 +39,36 @@ from .worker import LoadModelJob, WorkerThread
 
 __all__ = ["MainWindow", "run_app", "app_icon"]
 
+log = logging.getLogger(__name__)
+
 WINDOW_TITLE = "mangacolor"
 #: Name of the bundled model (``mangacolor.core.library.STARTER_NAME``; not imported here because
 #: the library pulls in torch, which the worker thread imports on its first job).
 STARTER_NAME = "starter"
 
 
-def app_icon() -> QIcon:
-    """The application icon (``resources/icons/mangacolor.svg``); an empty icon when missing."""
-    from mangacolor.resources import icon_path
-
-    path = icon_path("mangacolor")
-    return QIcon(str(path)) if path.exists() else QIcon()
-
-
 class MainWindow(QMainWindow):
     """mangacolor's main window.
 
     Args:
-        model_path: checkpoint path or library model name (None: the bundled starter model,
-            :func:`mangacolor.core.library.resolve_model`). Loaded lazily in the worker thread.
-        render_size: render size for colorizing (None: the model card's).
-        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        model_path: checkpoint path or library model name (None: the settings' model, by default
+            the bundled starter model, :func:`mangacolor.core.library.resolve_model`). Loaded
+            lazily in the worker thread.
+        render_size: render size for colorizing (None: the settings' default render size).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (None: the settings' device).
         preload: queue a model load at start so the status bar names the model (or says why it
             cannot be loaded) before the first page.
+        prefs: the application settings (None: read from the settings file).
     """
 
     def __init__(self, model_path: Optional[Union[str, Path]] = None, render_size: Optional[int] = None,
-                 device: str = "auto", preload: bool = True, parent: Optional[QWidget] = None):
+                 device: Optional[str] = None, preload: bool = True, parent: Optional[QWidget] = None,
+                 prefs: Optional[Settings] = None):
         super().__init__(parent)
+        self.prefs = prefs if prefs is not None else load_settings()
+        if model_path is None and self.prefs.model and self.prefs.model != STARTER_NAME:
+            model_path = self.prefs.model
+        device = device or self.prefs.device
         self.setWindowTitle(WINDOW_TITLE)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -65,7 +80,8 @@ class MainWindow(QMainWindow):
         self._active_description = ""
         self._closed = False
 
-        self.worker_thread = WorkerThread(model_path, device, render_size, parent=self)
+        self.worker_thread = WorkerThread(model_path, device, render_size, parent=self,
+                                          half=self.prefs.half_precision)
         self.worker = self.worker_thread.worker
 
         self.tabs = QTabWidget(self)
@@ -77,6 +93,9 @@ class MainWindow(QMainWindow):
         self.trainer_tab = TrainerTab(self.worker, self.tabs)
         self.tabs.addTab(self.trainer_tab, "Trainer")
         self.setCentralWidget(self.tabs)
+        self.colorize_tab.set_preferences(self.prefs, initial=True)
+        self.settings_dialog = None
+        self.first_run_dialog = None
 
         self._make_status_bar()
         self._make_menus()
@@ -140,6 +159,15 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
+        edit_menu = mb.addMenu("&Edit")
+        self.settings_action = QAction("Settings\u2026", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.setToolTip("Device, half precision, render size, output format, folders, "
+                                        "overspill threshold (Ctrl+,)")
+        self.settings_action.triggered.connect(lambda: self.open_settings())
+        edit_menu.addAction(self.settings_action)
+
         col_menu = mb.addMenu("&Colorize")
         col_menu.addAction(a["colorize"])
         col_menu.addAction(a["colorize_all"])
@@ -151,7 +179,8 @@ class MainWindow(QMainWindow):
         col_menu.addAction(self.cancel_action)
 
         view_menu = mb.addMenu("&View")
-        for name in ("fit", "actual_size", "zoom_in", "zoom_out", None, "next_page", "previous_page"):
+        for name in ("fit", "actual_size", "zoom_in", "zoom_out", None, "next_page", "previous_page", None,
+                     "overlay", "fix"):
             if name is None:
                 view_menu.addSeparator()
             else:
@@ -172,11 +201,19 @@ class MainWindow(QMainWindow):
             tab_actions.extend(tab.actions_by_name.values())
 
         help_menu = mb.addMenu("&Help")
+        setup = QAction("Setup: Starter Model and Backbone Weights\u2026", self)
+        setup.triggered.connect(lambda: self.show_first_run())
+        help_menu.addAction(setup)
+        logs = QAction("Open Log Folder", self)
+        logs.triggered.connect(self._open_log_folder)
+        help_menu.addAction(logs)
+        help_menu.addSeparator()
         about = QAction("About mangacolor", self)
-        about.triggered.connect(self._about)
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+        about.triggered.connect(lambda: self.show_about())
         help_menu.addAction(about)
         # shortcuts work whichever widget has the focus
-        for act in list(a.values()) + [self.cancel_action, self.load_model_action] + tab_actions:
+        for act in list(a.values()) + [self.cancel_action, self.load_model_action, self.settings_action] + tab_actions:
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             if act not in self.actions():
                 self.addAction(act)
@@ -261,7 +298,7 @@ class MainWindow(QMainWindow):
                 return
             self.settings.setValue("paths/last_model", str(Path(path).parent))
         render = self.colorize_tab.render_size() if self.colorize_tab._render_size_user else None
-        self.worker.set_model(path, render_size=render)
+        self.worker.set_model(path, device=self.worker.device, render_size=render)
         self.worker.submit(LoadModelJob())
 
     # ---- drag and drop ----------------------------------------------------------------------
@@ -319,29 +356,126 @@ class MainWindow(QMainWindow):
         self.shutdown()
         super().closeEvent(event)
 
-    def _about(self) -> None:
-        QMessageBox.about(self, "About mangacolor",
-                          "<b>mangacolor</b><br>Colorize black-and-white manga pages with a "
-                          "Deep Koalarization network (Baldassarre, Mor\u00edn, Rod\u00e9s-Guirao 2017), "
-                          "locally on your GPU or CPU.<br><br>" + self.device_label.text())
+    # ---- dialogs ----------------------------------------------------------------------------
+    def open_settings(self, devices=None):
+        """Open the Settings dialog (window-modal, not blocking); OK applies and saves.
+
+        Args:
+            devices: device choices (default :func:`mangacolor.core.device.list_devices`).
+
+        Returns:
+            The dialog.
+        """
+        from .settings_dialog import SettingsDialog
+
+        if self.settings_dialog is not None and self.settings_dialog.isVisible():
+            self.settings_dialog.raise_()
+            return self.settings_dialog
+        self.prefs = load_settings()  # the file may have been changed by another window or tool
+        dialog = SettingsDialog(self.prefs, devices=devices, parent=self)
+        dialog.applied.connect(self.apply_preferences)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.destroyed.connect(lambda *_: setattr(self, "settings_dialog", None))
+        self.settings_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def apply_preferences(self, new: Settings) -> None:
+        """Use new settings: the worker's device and precision, the Colorize tab's threshold,
+        output format, folders and default render size."""
+        old, self.prefs = self.prefs, new
+        tab = self.colorize_tab
+        if new.render_size != old.render_size:
+            tab.render_spin.blockSignals(True)
+            tab.render_spin.setValue(int(new.render_size))
+            tab.render_spin.blockSignals(False)
+            tab._render_size_user = True
+        tab.set_preferences(new)
+        if (new.device, new.half_precision) != (old.device, old.half_precision):
+            self.worker.set_model(self.worker.model_path, device=new.device, half=new.half_precision)
+            self.worker.submit(LoadModelJob())
+            self.show_message(f"Device: {new.device}{', half precision' if new.half_precision else ''} "
+                              "(the model is reloaded)")
+        else:
+            self.show_message("Settings saved")
+
+    def show_about(self):
+        """Open the About dialog (versions, device, the current model card); returns it."""
+        from .about import AboutDialog
+
+        dialog = AboutDialog(self._device_text, self._model_text, self.worker.model_card, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.open()
+        return dialog
+
+    def show_first_run(self, install_now: bool = True):
+        """Open the setup dialog (starter model, ImageNet backbone weights); returns it."""
+        from .first_run import FirstRunDialog
+
+        if self.first_run_dialog is not None and self.first_run_dialog.isVisible():
+            self.first_run_dialog.raise_()
+            return self.first_run_dialog
+        dialog = FirstRunDialog(install_now=install_now, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.destroyed.connect(lambda *_: setattr(self, "first_run_dialog", None))
+        self.first_run_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _open_log_folder(self) -> None:
+        from mangacolor.core.applog import log_dir
+
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.show_message(f"Log folder: {folder}", 0)
 
 
-def run_app(argv: Optional[Sequence[str]] = None) -> int:
+def run_app(argv: Optional[Sequence[str]] = None, started: Optional[float] = None) -> int:
     """Create the ``QApplication``, show the main window and run the event loop.
+
+    Sets up, in this order: the rotating log file and the handler for uncaught exceptions (a
+    dialog with the error and the log path; the application keeps running), the application's
+    name, icon and light/dark palette, the window, and at the first start the setup dialog
+    (starter model, backbone weights). The time from ``started`` to the window on screen is
+    logged; with ``MANGACOLOR_STARTUP_PROBE=1`` in the environment it is printed and the
+    application quits right away (``benchmarks/startup_bench.py``).
 
     Args:
         argv: command-line arguments for Qt (default ``sys.argv``).
+        started: ``time.perf_counter()`` at process start (default: now).
 
     Returns:
         The application's exit code.
     """
+    import os
+
+    from mangacolor.core.firstrun import is_first_run
+
+    from .appearance import setup_application
+    from .errors import install_exception_hook
+
+    started = time.perf_counter() if started is None else started
     app = QApplication.instance() or QApplication(list(argv) if argv is not None else sys.argv)
-    app.setOrganizationName("mangacolor")
-    app.setApplicationName("mangacolor")
-    app.setApplicationDisplayName("mangacolor")
-    app.setWindowIcon(app_icon())
+    hook = install_exception_hook()
+    setup_application(app)
+    probe = os.environ.get("MANGACOLOR_STARTUP_PROBE") == "1"
+    first_run = is_first_run()
     window = MainWindow()
+    hook.parent_widget = window
     window.show()
+
+    def shown() -> None:
+        seconds = time.perf_counter() - started
+        log.info("window shown %.2f s after start", seconds)
+        if probe:
+            print(f"startup_to_window_s {seconds:.3f}", flush=True)
+            app.quit()
+        elif first_run:
+            window.show_first_run()
+
+    QTimer.singleShot(0, shown)
     code = app.exec()
     window.shutdown()
+    hook.uninstall()
     return int(code)

@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # torch is imported by the worker thread on its first job, so
     from mangacolor.core.pipeline import ColorizedPage, Colorizer
 
 __all__ = ["Job", "JobContext", "LoadModelJob", "ColorizeJob", "PageOutcome", "ModelLoadError",
-           "ModelWorker", "WorkerThread", "one_line"]
+           "ModelWorker", "WorkerThread", "one_line", "is_cuda_error"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,18 @@ _job_ids = itertools.count(1)
 
 #: Job end states reported by :attr:`ModelWorker.job_finished`.
 DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
+
+
+def is_cuda_error(err: BaseException) -> bool:
+    """True for an error raised by the CUDA runtime or its libraries (cuDNN, cuBLAS): a device-side
+    assert, an illegal memory access, a launch failure, an unusable driver."""
+    torch = sys.modules.get("torch")
+    accel = getattr(torch, "AcceleratorError", None) if torch is not None else None
+    if accel is not None and isinstance(err, accel):
+        return True
+    text = str(err)
+    return isinstance(err, RuntimeError) and any(k in text for k in ("CUDA error", "CUDA driver", "cuDNN error",
+                                                                     "CUBLAS_STATUS", "CUDNN_STATUS"))
 
 
 def one_line(err: BaseException) -> str:
@@ -209,6 +221,7 @@ class ModelWorker(QObject):
         model_path: a checkpoint path or library model name (None: the bundled starter model).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
         render_size: default render size for the colorizer (None: the model card's).
+        half: fp16 autocast on CUDA (the settings' half precision; no effect on the CPU).
     """
 
     job_started = Signal(int, str, bool)      #: (job id, description, cancellable)
@@ -222,12 +235,14 @@ class ModelWorker(QObject):
     _wake = Signal()
 
     def __init__(self, model_path: Optional[Union[str, Path]] = None, device: str = "auto",
-                 render_size: Optional[int] = None):
+                 render_size: Optional[int] = None, half: bool = True):
         super().__init__()
         self._lock = threading.Lock()
         self._pending: deque[Job] = deque()
         self._current: Optional[Job] = None
         self._spec = (model_path, device, render_size)
+        self._half = bool(half)
+        self._card: dict = {}
         self._loaded_spec = None
         self._colorizer: Optional["Colorizer"] = None
         # queued even when emitted from the worker thread itself: no recursion between jobs
@@ -242,10 +257,31 @@ class ModelWorker(QObject):
         return job.id
 
     def set_model(self, model_path: Optional[Union[str, Path]] = None, device: str = "auto",
-                  render_size: Optional[int] = None) -> None:
-        """Use another model for the next jobs (loaded lazily by the next job that needs it)."""
+                  render_size: Optional[int] = None, half: Optional[bool] = None) -> None:
+        """Use another model, device or precision for the next jobs (loaded lazily by the next
+        job that needs it). ``half`` None keeps the current half-precision choice."""
         with self._lock:
             self._spec = (model_path, device, render_size)
+            if half is not None:
+                self._half = bool(half)
+
+    @property
+    def device(self) -> str:
+        """The device the jobs use ("auto", "cpu", "cuda:N"). Thread-safe."""
+        with self._lock:
+            return str(self._spec[1])
+
+    @property
+    def half(self) -> bool:
+        """fp16 autocast on CUDA. Thread-safe."""
+        with self._lock:
+            return self._half
+
+    @property
+    def model_card(self) -> dict:
+        """A copy of the loaded model's card ({} before a model is loaded). Thread-safe."""
+        with self._lock:
+            return dict(self._card)
 
     def cancel(self, job_id: int) -> bool:
         """Cancel one job: drop it from the queue, or ask it to stop if it is running."""
@@ -295,7 +331,8 @@ class ModelWorker(QObject):
     def _ensure_colorizer(self) -> "Colorizer":
         with self._lock:
             spec = self._spec
-        if self._colorizer is not None and self._loaded_spec == spec:
+            half = self._half
+        if self._colorizer is not None and self._loaded_spec == (spec, half):
             return self._colorizer
         model_path, device, render_size = spec
         self._colorizer = None
@@ -314,7 +351,7 @@ class ModelWorker(QObject):
             if model_path is None and not Path(path).exists():
                 raise ModelLoadError(f"the starter model is not installed ({Path(path).name} is missing); "
                                      f"load a model with File > Load model")
-            colorizer = Colorizer.from_checkpoint(path, device=device, render_size=render_size)
+            colorizer = Colorizer.from_checkpoint(path, device=device, render_size=render_size, half=half)
         except ModelLoadError as e:
             self.model_failed.emit(dev_label, str(e))
             raise
@@ -323,7 +360,9 @@ class ModelWorker(QObject):
             self.model_failed.emit(dev_label, msg)
             raise ModelLoadError(msg) from None
         self._colorizer = colorizer
-        self._loaded_spec = spec
+        self._loaded_spec = (spec, half)
+        with self._lock:
+            self._card = dict(colorizer.card)
         self.model_ready.emit(colorizer.device_label, colorizer.model_label, int(colorizer.render_size))
         return colorizer
 
@@ -387,6 +426,13 @@ class ModelWorker(QObject):
             torch = sys.modules.get("torch")
             if torch is not None and isinstance(e, torch.cuda.OutOfMemoryError):
                 message = "GPU out of memory; try a smaller render size or the CPU"
+            elif is_cuda_error(e):
+                # the model is reloaded by the next job; a broken CUDA context fails again there, not here
+                log.exception("job %s failed with a CUDA error", job.description)
+                self._colorizer = None
+                self._loaded_spec = None
+                message = (f"CUDA error: {one_line(e)} (this job stopped; if it happens again, "
+                           "choose the CPU in Settings or restart mangacolor)")
             else:
                 message = f"{type(e).__name__}: {one_line(e)}"
                 log.exception("job %s failed", job.description)
@@ -400,16 +446,16 @@ class WorkerThread(QObject):
     """Starts a :class:`ModelWorker` in its own ``QThread`` and stops it.
 
     Args:
-        model_path, device, render_size: see :class:`ModelWorker`.
+        model_path, device, render_size, half: see :class:`ModelWorker`.
         parent: owning QObject (e.g. the main window).
     """
 
     def __init__(self, model_path: Optional[Union[str, Path]] = None, device: str = "auto",
-                 render_size: Optional[int] = None, parent: Optional[QObject] = None):
+                 render_size: Optional[int] = None, parent: Optional[QObject] = None, half: bool = True):
         super().__init__(parent)
         self.thread = QThread()
         self.thread.setObjectName("mangacolor-model-worker")
-        self.worker = ModelWorker(model_path, device, render_size)
+        self.worker = ModelWorker(model_path, device, render_size, half)
         self.worker.moveToThread(self.thread)
         self.thread.start()
 

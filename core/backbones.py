@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .imageio import atomic_write_bytes
-from .library import data_dir
 from .progress import Progress
 
 __all__ = ["DEFAULT_BACKBONE", "BackboneError", "backbones_dir", "backbone_path", "installed_backbone",
@@ -61,6 +60,8 @@ def _one_line(err: BaseException) -> str:
 
 def backbones_dir() -> Path:
     """Folder of installed backbone weights: ``data_dir()/backbones`` (not created here)."""
+    from .library import data_dir
+
     return data_dir() / "backbones"
 
 

@@ -107,9 +107,10 @@ def main(argv=None) -> int:
         summary[folder] = f
         sizes = sorted({f"{r['width']}x{r['height']}" for r in rows})
         size = sizes[0] if len(sizes) == 1 else f"{len(sizes)} sizes"
+        flags = f"{sum(r['flagged'] for r in rows)}/{sum(r['fixed_flagged'] for r in rows)}"
         print(f"| {folder} | {len(rows)} | {size} | {f['near']:.4f} | {f['fixed_near']:.4f} | {f['page_score']:.4f} | "
-              f"{f['fixed_page_score']:.4f} | {sum(r['flagged'] for r in rows)}/{sum(r['fixed_flagged'] for r in rows)} |"
-              f" {f['analysis_median_s']:.2f}, {f['analysis_max_s']:.2f} | {f['fix_s']:.2f} |")
+              f"{f['fixed_page_score']:.4f} | {flags} | {f['analysis_median_s']:.2f}, {f['analysis_max_s']:.2f} | "
+              f"{f['fix_s']:.2f} |")
     rows = [r for v in per_folder.values() for r in v]
     if rows:
         print(f"| all | {len(rows)} | | {np.mean([r['near'] for r in rows]):.4f} | "

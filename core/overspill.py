@@ -8,26 +8,29 @@ colorized page and flattens it away.
 Pipeline (all per-label statistics are vectorized with ``np.bincount`` histograms; there is no
 Python loop over regions):
 
-1. **Ink** (:func:`ink_mask`): Sauvola's local threshold (Sauvola & Pietikäinen 2000, via
+1. **Ink** (:func:`ink_mask`): the page is descreened (Gaussian blur of ~1 px, fine screentone
+   becomes flat gray), then Sauvola's local threshold (Sauvola & Pietikäinen 2000, via
    ``skimage.filters.threshold_sauvola``) AND darker than ``dark_max``; connected components that
-   are small and compact (screentone dots) are dropped (``cv2.connectedComponentsWithStats``), so
-   screentone does not cut regions apart.
-2. **Line-bounded regions** (:func:`segment_regions`): the trapped-ball idea of style2paints /
-   Zhang et al. 2018 ("Two-stage sketch colorization"): the free (non-ink) space is eroded with a
-   disk of radius r (3, 2, 1), the pieces are labelled and grown back by the same disk, so line
-   gaps narrower than the ball do not join regions; the rest of the free space is filled by
-   marker watershed inside the free space (``skimage.segmentation.watershed``); regions smaller
-   than ``min_region`` px are merged into their nearest region.
+   are small and compact (leftover screentone dots) are dropped (``cv2.connectedComponentsWithStats``),
+   so screentone does not cut regions apart.
+2. **Line-bounded regions** (:func:`segment_regions`): trapped-ball segmentation (Zhang, Chen,
+   Zhang, Hu, Martin 2009, "Vectorizing Cartoon Animations", as in style2paints' LineFiller): the
+   free (non-ink) space is eroded with a disk of radius r (3, 2, 1), the pieces are labelled and
+   grown back by the same disk, so line gaps narrower than the ball do not join regions; the rest
+   of the free space is filled by marker watershed inside the free space
+   (``skimage.segmentation.watershed``); regions smaller than ``min_region`` px are merged into
+   their nearest region.
 3. **Per region**: median a*b* of the interior (the ``rim`` px next to ink skipped, where
-   anti-aliased ink tints the color); 2-means in the a*b* plane finds two-colored regions (two
-   clusters each >= ``two_color_frac`` and >= ``two_color_dist`` apart). A two-colored region
-   whose histogram has a clear gap between the clusters (a missing line, flat cel shading) is
-   compared against its per-cluster medians; any other region against its single median. Pixels
-   more than ``off_de`` from that reference are **off**.
-4. **Line crossing** (bleeding): for adjacent regions A, B (within ``distance`` px of each
-   other) whose medians are >= ``pair_min_dist`` apart, a pixel p of B bleeds when
-   ``t = <ab_p - m_B, m_A - m_B> / |m_A - m_B|^2 >= bleed_t`` and it moved at least
-   ``bleed_min_de`` toward A.
+   anti-aliased ink tints the color; only the region's core, deeper than ``core_depth``, when it
+   has one); 2-means in the a*b* plane finds two-colored regions (two clusters each >=
+   ``two_color_frac`` and >= ``two_color_dist`` apart). A two-colored region whose histogram has
+   a clear gap between the clusters (a missing line, flat cel shading) is compared against its
+   per-cluster medians; any other region against its single median. Pixels more than ``off_de``
+   from that reference are **off**.
+4. **Line crossing** (bleeding): for adjacent regions A, B (A found within ``distance`` px of
+   the pixel by max/min filters of the label image) whose medians are >= ``pair_min_dist``
+   apart, a pixel p of B bleeds when ``t = <ab_p - m_B, m_A - m_B> / |m_A - m_B|^2 >= bleed_t``
+   and it moved at least ``bleed_min_de`` toward A.
 5. **Scores**: near-line score = bleeding px / interior px within ``distance`` of ink; page
    score = (bleeding or off px) / interior px. A page is flagged when its page score is above
    ``threshold``.
@@ -332,10 +335,10 @@ def ink_mask(gray: np.ndarray, params: Optional[OverspillParams] = None) -> np.n
     becomes flat gray, lines stay darker than their surroundings). A pixel is ink when the
     blurred page is below Sauvola's local threshold there (window ``sauvola_window``, k
     ``sauvola_k``; Sauvola & Pietikäinen 2000, ``skimage.filters.threshold_sauvola``) and the
-    original page has a pixel darker than ``dark_max`` within 1 px. 8-connected components with at most ``dot_area`` px whose bounding box is
-    at most ``dot_size`` px are screentone dots (or specks) and are dropped, so screentone does
-    not cut the page into hundreds of regions. Flat black fills stay free space (Sauvola marks
-    only their edges).
+    original page has a pixel darker than ``dark_max`` within 1 px. 8-connected components with
+    at most ``dot_area`` px whose bounding box is at most ``dot_size`` px are screentone dots (or
+    specks) and are dropped, so screentone does not cut the page into hundreds of regions. Flat
+    black fills stay free space (Sauvola marks only their edges).
 
     Args:
         gray: uint8 (H, W) gray page (0 black, 255 white).
@@ -672,6 +675,24 @@ def _in_srgb_gamut(lightness: np.ndarray, a: np.ndarray, b: np.ndarray, tol: flo
     return ok
 
 
+def _chroma_scale(lightness: np.ndarray, a: np.ndarray, b: np.ndarray, iters: int = 7) -> np.ndarray:
+    """Largest s in [0, 1] (to 1/2^iters) with (L*, s a*, s b*) inside the sRGB gamut; 1-D arrays."""
+    s = np.ones(len(a), np.float32)
+    bad = np.flatnonzero(~_in_srgb_gamut(lightness, a, b))
+    if len(bad) == 0:
+        return s
+    lb, a0, b0 = lightness[bad], a[bad], b[bad]
+    lo = np.zeros(len(bad), np.float32)
+    hi = np.ones(len(bad), np.float32)
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        ok = _in_srgb_gamut(lb, a0 * mid, b0 * mid)
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    s[bad] = lo
+    return s
+
+
 def fit_chroma_to_gamut(lightness: np.ndarray, ab: np.ndarray, iters: int = 7) -> np.ndarray:
     """Scale a*b* toward neutral, per pixel, just enough that (L*, a*, b*) is an sRGB color.
 
@@ -687,25 +708,36 @@ def fit_chroma_to_gamut(lightness: np.ndarray, ab: np.ndarray, iters: int = 7) -
     Returns:
         float32 (H, W, 2), a*b* inside the sRGB gamut at each pixel's L*.
     """
-    out = np.array(ab, dtype=np.float32, copy=True)
+    ab = np.asarray(ab, dtype=np.float32)
     L = np.clip(np.asarray(lightness, np.float32), 0.0, 100.0)
-    bad = ~_in_srgb_gamut(L, out[..., 0], out[..., 1])
-    if not bad.any():
-        return out
-    ys, xs = np.nonzero(bad)
-    lb, a0, b0 = L[ys, xs], out[ys, xs, 0], out[ys, xs, 1]
-    lo = np.zeros(len(ys), np.float32)
-    hi = np.ones(len(ys), np.float32)
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        ok = _in_srgb_gamut(lb, a0 * mid, b0 * mid)
-        lo = np.where(ok, mid, lo)
-        hi = np.where(ok, hi, mid)
-    out[ys, xs, 0] = a0 * lo
-    out[ys, xs, 1] = b0 * lo
-    return out
+    s = _chroma_scale(L.ravel(), ab[..., 0].ravel(), ab[..., 1].ravel(), iters)
+    return (ab * s.reshape(L.shape)[..., None]).astype(np.float32)
 
 
+def _region_gamut_scale(lightness: np.ndarray, flat: np.ndarray, labels: np.ndarray, free: np.ndarray,
+                        stride: int = 2) -> np.ndarray:
+    """Per-label chroma scale (n,) so that most pixels of each region keep their L* in sRGB.
+
+    The scale of a region is the median, over its pixels (a stride grid), of the largest chroma
+    scale that keeps the region's flat color inside the sRGB gamut at the pixel's L*: one scale
+    per region keeps the fill flat (white paper, where no chroma exists at L* = 100, becomes
+    neutral as a whole rather than only where it is lightest).
+    """
+    n = int(labels.max()) + 1
+    grid = np.zeros(labels.shape, bool)
+    grid[::stride, ::stride] = True
+    sel = grid & free
+    lab = labels[sel]
+    few = np.bincount(lab, minlength=n) < 8
+    few[0] = False
+    sel |= free & few[labels]
+    lab = labels[sel]
+    L = np.clip(lightness[sel], 0.0, 100.0).astype(np.float32)
+    s = _chroma_scale(L, flat[sel, 0], flat[sel, 1], iters=6)
+    med = _label_medians(lab, s * 200.0 - 100.0, n)  # [0, 1] mapped onto the median histogram's range
+    scale = np.clip((med + 100.0) / 200.0, 0.0, 1.0)
+    scale[np.bincount(lab, minlength=n) == 0] = 1.0
+    return scale.astype(np.float32)
 
 
 def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
@@ -715,11 +747,12 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
 
     Every region gets its reference a*b* (its median, or for a clearly two-colored region, where a
     line is missing, each pixel the median of its own color cluster), ink gets a*b* = 0 with a
-    soft alpha on the anti-aliased edge (within ``soft_band`` px of ink, alpha = how far the
-    pixel's gray lies from its region's median gray toward the ink gray), and the result is blended with the raw prediction:
-    ``ab_out = ab + strength * (flat - ab)``, with chroma reduced where needed to stay inside
-    the sRGB gamut at the pixel's L*. L* is not touched: combine the result with the
-    page's own L* (:func:`mangacolor.core.pipeline.combine_lab`). This is the region "balance
+    soft alpha (on the ink mask and ``soft_band`` px around it, alpha = how far the pixel's gray
+    lies from its region's median gray toward the ink gray: anti-aliased edges and dark fills
+    keep part of their color), and the result is blended with the raw prediction:
+    ``ab_out = ab + strength * (flat - ab)``, each region's flat chroma reduced where needed to
+    stay inside the sRGB gamut at its pixels' L*. L* is not touched: combine the result with the page's own L*
+    (:func:`mangacolor.core.pipeline.combine_lab`). This is the region "balance
     fill" of style2paints V4 applied to the network's output.
 
     Args:
@@ -729,8 +762,9 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
         params: thresholds (default :class:`OverspillParams`; ignored when ``report`` is given).
         report: an :func:`analyze` report of the same page, to skip a second analysis.
         gray: uint8 (H, W) original gray page (default: from L*).
-        keep_gamut: reduce chroma where a flat color does not exist in sRGB at a pixel's L*
-            (:func:`fit_chroma_to_gamut`), so that the sRGB result keeps the page's L*.
+        keep_gamut: scale each region's flat chroma down so that its color exists in sRGB at
+            (the median of) its pixels' L*: one scale per region keeps the fill flat and the sRGB
+            result keeps the page's L* (a few pixels may still be clipped by the sRGB conversion).
 
     Returns:
         float32 (H, W, 2) fixed a*b*.
@@ -780,9 +814,11 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
         alpha = np.zeros(ink.shape, np.float32)
         alpha[zone] = a
         flat *= (1.0 - alpha)[..., None]
+    else:
+        near_label = report.labels
+    if keep_gamut and (~ink).any():
+        flat *= _region_gamut_scale(lightness, flat, report.labels, ~ink)[near_label][..., None]
     out = ab + np.float32(strength) * (flat - ab)
-    if keep_gamut:
-        out = fit_chroma_to_gamut(lightness, out)
     return out.astype(np.float32)
 
 

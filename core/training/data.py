@@ -17,7 +17,8 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Iterable, Optional
 
 import cv2
 import numpy as np
@@ -28,7 +29,7 @@ from ..imageio import PageReadError, natural_key, read_page
 from .augment import manga_look
 
 __all__ = ["TRAIN_SUFFIXES", "find_images", "group_key", "split_by_group", "is_near_gray",
-           "load_color_images", "ColorCropDataset", "NEAR_GRAY_CHROMA"]
+           "load_color_images", "ColorCropDataset", "NEAR_GRAY_CHROMA", "scan_color_images", "LazyImages"]
 
 log = logging.getLogger(__name__)
 
@@ -175,3 +176,92 @@ class ColorCropDataset(torch.utils.data.Dataset):
         L_in = manga_look(clean, rng, self.manga) if self.manga > 0 else clean
         return (torch.from_numpy(L_in[None].copy()), torch.from_numpy(np.ascontiguousarray(lab[..., 1:].transpose(2, 0, 1))),
                 torch.from_numpy(clean[None].copy()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Large datasets (e.g. Danbooru): images decoded on demand instead of held in memory.
+
+def _scan_one(args) -> tuple[int, str]:
+    """(index, "ok" | "near_gray" | "unreadable" | "too_small") of one file, decoded small."""
+    i, path, min_side = args
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if min(im.size) < min_side:
+                return i, "too_small"
+            im.draft("RGB", (128, 128))  # JPEG: decode at 1/2-1/8 scale, fast
+            im = im.convert("RGBA")
+            bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            rgb = np.asarray(Image.alpha_composite(bg, im).convert("RGB"))
+    except Exception:  # noqa: BLE001 - any decoder error means unreadable
+        return i, "unreadable"
+    return i, "near_gray" if is_near_gray(rgb) else "ok"
+
+
+def scan_color_images(paths: Sequence[Path], min_side: int = 64, workers: int = 0) -> tuple[list[Path], dict]:
+    """Keep the readable, large-enough, colored files without decoding them at full size.
+
+    For datasets too large to hold in memory: each file is decoded at a reduced scale (Pillow's
+    JPEG draft mode) and tested with :func:`is_near_gray`; alpha is composited on white.
+
+    Args:
+        paths: image files.
+        min_side: files whose short side is smaller are left out (pixels).
+        workers: processes for the scan (0 = this process).
+
+    Returns:
+        (kept paths in input order, counts {"loaded", "near_gray", "unreadable", "too_small"}).
+    """
+    jobs = [(i, str(p), int(min_side)) for i, p in enumerate(paths)]
+    if workers and workers > 1 and len(jobs) > 256:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as ex:
+            results = list(ex.map(_scan_one, jobs, chunksize=64))
+    else:
+        results = [_scan_one(j) for j in jobs]
+    counts = {"loaded": 0, "near_gray": 0, "unreadable": 0, "too_small": 0}
+    kept = []
+    for i, status in sorted(results):
+        if status == "ok":
+            kept.append(Path(paths[i]))
+            counts["loaded"] += 1
+        else:
+            counts[status] += 1
+    if counts["near_gray"]:
+        log.info("left out %d near-gray images", counts["near_gray"])
+    return kept, counts
+
+
+class LazyImages(Sequence):
+    """A sequence of images read from disk on access (for :class:`ColorCropDataset`).
+
+    Args:
+        paths: image files (see :func:`scan_color_images`).
+        max_side: the short side is reduced to at most this many pixels.
+
+    Items: uint8 (H, W, 3) sRGB (alpha composited on white). A file that became unreadable
+    since the scan gives a white image (and a warning) rather than stopping the training.
+    """
+
+    def __init__(self, paths: Sequence[Path], max_side: int = 512):
+        self.paths = [Path(p) for p in paths]
+        self.max_side = int(max_side)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        try:
+            rgb = read_page(self.paths[i]).rgb
+        except PageReadError as e:
+            log.warning("%s", e)
+            return np.full((self.max_side, self.max_side, 3), 255, np.uint8)
+        h, w = rgb.shape[:2]
+        if min(h, w) > self.max_side:
+            s = self.max_side / min(h, w)
+            rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        return rgb

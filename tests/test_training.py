@@ -1,0 +1,429 @@
+"""Training: real color images from ../shared/data/color, tiny models, a few steps each."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from mangacolor.core.checkpoint import load_checkpoint, read_card
+from mangacolor.core.cli import main as cli_main
+from mangacolor.core.color import srgb_to_lab
+from mangacolor.core.imageio import read_page
+from mangacolor.core.pipeline import Colorizer, page_lightness
+from mangacolor.core.progress import Progress
+from mangacolor.core.training import zhang
+from mangacolor.core.training.config import PRESETS, ConfigError, TrainConfig
+from mangacolor.core.training.data import ColorCropDataset, group_key, load_color_images
+from mangacolor.core.training.state import STATE_FILE, load_state
+from mangacolor.core.training.trainer import (Trainer, TrainError, build_training_model, compute_loss,
+                                              lr_factor, prepare_data)
+
+REPO = Path(__file__).resolve().parents[1]
+
+PEPPER = ["episode01_2", "episode02_3", "episode04_3", "episode05_2", "episode07_3", "episode08_3",
+          "episode09_4", "episode10_5"]
+KATAWA = ["event_rin_trueend_rin_trueend_closed", "event_rin_trueend_rin_trueend_hug",
+          "event_rin_trueend_rin_trueend_smile", "event_misha_roof_sad", "bgs_school_track_ni",
+          "event_shizu_shanghai_boredlaugh"]
+
+#: A tiny model from scratch (timm's test network as the extractor), 48 px crops.
+TINY_ARGS = ["--backbone", "test_efficientnet", "--no-pretrained", "--embedding", "prelogits",
+             "--extractor-size", "64", "--width", "0.25", "--size", "48", "--scale", "56", "96", "--val-size", "48",
+             "--batch-size", "4", "--lr", "0.002", "--warmup-steps", "2", "--val-fraction", "0.25",
+             "--threads", "1", "--device", "cpu"]
+
+
+def _write_small(src: Path, dst: Path, short: int = 96) -> None:
+    rgb = read_page(src).rgb
+    h, w = rgb.shape[:2]
+    s = short / min(h, w)
+    small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(dst), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+
+
+@pytest.fixture(scope="module")
+def color_dir(shared_data, tmp_path_factory) -> Path:
+    """14 real color images (Pepper&Carrot pages, Katawa Shoujo art), reduced to 96 px short side."""
+    root = tmp_path_factory.mktemp("color")
+    for name in PEPPER:
+        _write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / "peppercarrot" / f"{name}.png")
+    for name in KATAWA:
+        _write_small(shared_data / "color" / "katawa-shoujo" / f"{name}.jpg", root / "katawa" / f"{name}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def gray_dir(bw_pages, tmp_path_factory) -> Path:
+    """Three real black-and-white manga pages (no color to learn from)."""
+    root = tmp_path_factory.mktemp("gray")
+    for p in bw_pages[:3]:
+        _write_small(p, root / f"{p.stem}.png", 128)
+    return root
+
+
+def _cfg(data, out, **kw) -> TrainConfig:
+    from mangacolor.core.commands.train import add_parser, config_from_args
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "--data", str(data), "--out", str(out), *TINY_ARGS])
+    return config_from_args(args).replace(**kw)
+
+
+# ------------------------------------------------------------------------------------- zhang
+def test_zhang_bins_cover_the_srgb_gamut_and_decode_back(color_pages):
+    bins = zhang.ab_bins()
+    assert bins.shape == (313, 2) and len({tuple(b) for b in bins}) == 313
+    assert np.all(bins % 10 == 0)
+    # every color of a real page lies within half a grid diagonal of its nearest bin
+    ab = srgb_to_lab(read_page(color_pages[0]).rgb[::8, ::8])[..., 1:].reshape(-1, 2)
+    near = zhang.nearest_bin(torch.from_numpy(ab))
+    dist = np.linalg.norm(ab - bins[near.numpy()], axis=1)
+    assert dist.max() <= 5 * np.sqrt(2) + 1e-3
+    idx, w = zhang.soft_encode(torch.from_numpy(ab))
+    assert idx.shape == (len(ab), 5) and torch.allclose(w.sum(1), torch.ones(len(ab)))
+    assert torch.equal(idx[:, 0], near) and bool((w[:, 0] >= w[:, 1]).all())
+    # annealed mean: a peaked distribution decodes to its bin; T -> 0 approaches the mode
+    logits = torch.zeros(1, 313, 1, 1)
+    logits[0, 200] = 8.0
+    assert torch.allclose(zhang.annealed_mean(logits, temperature=0.05)[0, :, 0, 0], torch.from_numpy(bins[200]), atol=1e-3)
+    mean_t1 = zhang.annealed_mean(logits, temperature=1.0)[0, :, 0, 0]
+    mean_t038 = zhang.annealed_mean(logits, temperature=0.38)[0, :, 0, 0]
+    target = torch.from_numpy(bins[200])
+    assert (mean_t038 - target).norm() < (mean_t1 - target).norm()
+
+
+def test_rebalancing_weights_favour_rare_colors(color_pages):
+    samples = [srgb_to_lab(read_page(p).rgb[::16, ::16])[..., 1:] for p in color_pages[:6]]
+    prior = zhang.ab_prior(samples)
+    assert prior.shape == (313,) and abs(prior.sum() - 1) < 1e-9
+    w = zhang.rebalance_weights(prior)
+    assert abs(float((prior * w).sum()) - 1.0) < 1e-4  # E_prior[w] = 1
+    common, rare = int(np.argmax(prior)), int(np.argmin(prior))
+    assert w[rare] > w[common]
+    # the most common bin of real comic pages is near neutral (a*, b* small)
+    assert np.linalg.norm(zhang.ab_bins()[common]) <= 30
+
+
+def test_classification_head_is_optional_and_keeps_old_checkpoints(tiny_model_path):
+    from conftest import TINY_CONFIG
+    from mangacolor.core.models import build_model
+
+    reg = build_model(TINY_CONFIG)
+    cls = build_model({**TINY_CONFIG, "head": "classification"})
+    assert list(reg.state_dict()) == list(cls.state_dict())  # same names, only the last conv differs
+    assert cls.state_dict()["decoder.6.weight"].shape[0] == 313
+    model, _ = load_checkpoint(tiny_model_path)  # a checkpoint without "head" still loads
+    assert model.head == "regression"
+    L = torch.rand(1, 1, 64, 48) * 100
+    with torch.no_grad():
+        ab = cls.eval()(L)
+    assert ab.shape == (1, 2, 64, 48) and float(ab.abs().max()) <= 110.0 + 1e-3
+    assert cls.ab_logits(L).shape == (1, 313, 32, 24)
+    with pytest.raises(ValueError):
+        reg.ab_logits(L)
+
+
+def test_fine_tuning_with_the_classification_loss_replaces_only_the_head(color_dir, tiny_model_path, tmp_path):
+    cfg = _cfg(color_dir, tmp_path / "run", init=str(tiny_model_path), loss="classification")
+    model, card, prov = build_training_model(cfg)
+    old, _ = load_checkpoint(tiny_model_path)
+    assert model.head == "classification" and prov["head_replaced"] == "regression -> classification"
+    new_sd, old_sd = model.state_dict(), old.state_dict()
+    assert all(torch.equal(new_sd[k], old_sd[k]) for k in old_sd if not k.startswith("decoder.6."))
+    assert new_sd["decoder.6.weight"].shape[0] == 313 and card["render_size"] == 128
+
+
+# ------------------------------------------------------------------------------------ config
+def test_config_round_trips_through_json_and_presets_validate(color_dir, tmp_path):
+    cfg = _cfg(color_dir, tmp_path / "run")
+    again = TrainConfig.from_json(cfg.to_json())
+    assert again == cfg
+    cfg.save(tmp_path / "c.json")
+    assert TrainConfig.load(tmp_path / "c.json") == cfg
+    for name in PRESETS:
+        TrainConfig.from_preset(name, data=[str(color_dir)]).validate()
+    paper = TrainConfig.from_preset("koalarization-paper")
+    assert (paper.loss, paper.optimizer, paper.lr, paper.size) == ("mse", "adam", 1e-3, 224)
+    with pytest.raises(ConfigError, match="unknown training option"):
+        TrainConfig.from_json('{"data": [], "learning_rate": 1}')
+    with pytest.raises(ConfigError, match="multiple of 8"):
+        cfg.replace(size=50).validate()
+    # the schedule: warm-up, then cosine down to min_lr_ratio
+    f = [lr_factor(s, 100, 10, "cosine", 0.05) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0) and max(f) == pytest.approx(1.0)
+    assert f[99] == pytest.approx(0.05, abs=0.01) and all(a >= b for a, b in zip(f[10:], f[11:]))
+
+
+# -------------------------------------------------------------------------------------- data
+def test_data_split_keeps_groups_together_and_leaves_out_near_gray(color_dir, gray_dir, tmp_path):
+    mixed = tmp_path / "mixed"
+    for p in list(color_dir.rglob("*.png")) + [g for g in gray_dir.glob("*.png")]:
+        dst = mixed / ("bw" if p.parent == gray_dir else p.parent.name) / p.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(p.read_bytes())
+    cfg = _cfg(mixed, tmp_path / "out", val_fraction=0.3, val_max_images=100)
+    split = prepare_data(cfg)
+    s = split.summary
+    assert s["near_gray_left_out"] == 3  # the three Black Jack pages
+    assert s["images_found"] == len(PEPPER) + len(KATAWA) + 3
+    assert s["train_images"] + s["validation_images"] == len(PEPPER) + len(KATAWA)
+    train_groups = {group_key(p, mixed) for p in split.train_paths}
+    val_groups = {group_key(p, mixed) for p in split.val_paths}
+    assert train_groups and val_groups and not (train_groups & val_groups)
+    trueend = {p.parent.name + p.stem for p in split.train_paths + split.val_paths if "trueend" in p.stem}
+    assert len(trueend) == 3
+    assert len({p in split.val_paths for p in split.train_paths + split.val_paths if "trueend" in p.stem}) == 1
+    # an explicit validation folder is used as is
+    cfg2 = _cfg(color_dir / "peppercarrot", tmp_path / "out2", val=str(color_dir / "katawa"), val_max_images=100)
+    split2 = prepare_data(cfg2)
+    assert len(split2.train_paths) == len(PEPPER) and len(split2.val_paths) == len(KATAWA)
+
+
+# -------------------------------------------------------------------------------- training
+@pytest.mark.parametrize("loss", ["l1", "classification"])
+def test_training_lowers_the_loss_on_real_images(color_dir, tiny_model_path, tmp_path, loss):
+    cfg = _cfg(color_dir, tmp_path / "run", loss=loss, max_steps=30, lr=0.005, val_every=30, manga=0.5,
+               validate_at_start=False)
+    split = prepare_data(cfg)
+    fixed = ColorCropDataset(split.train_images[:8], size=48, scale=(64, 64), manga=0.5, train=False, seed=5)
+    L = torch.stack([fixed[i][0] for i in range(len(fixed))])
+    ab = torch.stack([fixed[i][1] for i in range(len(fixed))])
+
+    def fixed_loss(model) -> float:
+        model.eval()
+        with torch.no_grad():
+            out = model.ab_logits(L) if loss == "classification" else model(L)
+            return compute_loss(loss, out, ab).item()
+
+    torch.manual_seed(cfg.seed)
+    before_model, _, _ = build_training_model(cfg)  # the same start as the trainer's (same seed)
+    before = fixed_loss(before_model)
+    events = list(Trainer(cfg).events())
+    assert events[-1].kind == "finished" and events[-1].step == 30
+    after_model, card = load_checkpoint(tmp_path / "run" / "last.safetensors")
+    after = fixed_loss(after_model)
+    # from a fresh model: L1 drops by about 45%, the class cross entropy from ~log(313) by about 12%
+    assert after < {"l1": 0.8, "classification": 0.94}[loss] * before, (before, after)
+    assert card["training"]["loss"] == loss and card["training"]["steps"] == 30
+    if loss == "classification":
+        assert card["architecture"]["head"] == "classification"
+    # every validation logged: loss, PSNR, SSIM, colorfulness ratio; preview grid written
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
+    assert metrics[-1]["step"] == 30 and 5 < metrics[-1]["psnr"] < 60 and 0 < metrics[-1]["ssim"] <= 1
+    assert metrics[-1]["colorfulness_ratio"] > 0
+    preview = [e for e in events if e.kind == "preview"][-1].data["image"]
+    assert preview.dtype == np.uint8 and preview.ndim == 3 and preview.std() > 5
+    assert (tmp_path / "run" / "preview.png").exists()
+
+
+def test_pause_and_cancel_leave_a_resumable_state_and_midway_checkpoint_colorizes(color_dir, bw_pages, tmp_path):
+    out = tmp_path / "run"
+    cfg = _cfg(color_dir, out, max_steps=12, val_every=4)
+    progress = Progress()
+    seen = {}
+
+    def on_event(ev):
+        if ev.kind == "step" and ev.step == 3:
+            progress.pause()
+            threading.Timer(0.3, progress.resume).start()
+        if ev.kind == "paused":
+            seen["paused_state_step"] = load_state(out)[1]["step"]
+        if ev.kind == "checkpoint" and ev.step == 4:  # keep the mid-way checkpoint
+            for suffix in (".safetensors", ".json"):
+                (tmp_path / f"mid{suffix}").write_bytes((out / f"last{suffix}").read_bytes())
+        if ev.kind == "step" and ev.step == 6:
+            progress.cancel()
+
+    summary = Trainer(cfg, progress, callbacks=on_event).run()
+    assert seen["paused_state_step"] == 3
+    assert summary["status"] == "cancelled" and summary["step"] == 6
+    _, info = load_state(out)
+    assert info["step"] == 6 and not info["finished"]
+    with pytest.raises(TrainError, match="already holds a training run"):
+        Trainer(cfg)
+    resumed = Trainer.resume_from(out).run()
+    assert resumed["status"] == "finished" and resumed["step"] == 12
+
+    # the checkpoint written at step 4 of 12 is a complete model: it loads and colorizes a real page
+    card = read_card(tmp_path / "mid.safetensors")
+    assert card["training"]["steps"] == 4 and card["training"]["final"] is False
+    assert "psnr" in card["metrics"] and "baseline" in card["metrics"]
+    colorizer = Colorizer.from_checkpoint(tmp_path / "mid.safetensors", device="cpu", render_size=128)
+    page = read_page(bw_pages[0])
+    result = colorizer.colorize_page(page)
+    assert result.rgb.shape == page.rgb.shape
+    L_out = srgb_to_lab(result.rgb)[..., 0]
+    assert float(np.abs(L_out - page_lightness(page)).mean()) < 1.5  # the page's own L* is kept
+    assert float(np.hypot(result.ab[..., 0], result.ab[..., 1]).mean()) > 0.5  # some color predicted
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env() -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+def test_killed_run_resumes_at_the_same_step_and_learning_rate(color_dir, tmp_path):
+    total = 40
+    args = ["--data", str(color_dir), *TINY_ARGS, "--max-steps", str(total), "--checkpoint-every", "2",
+            "--val-every", "10"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "mangacolor.core.commands.train", *args, "--out", str(killed)],
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    state = killed / STATE_FILE
+    step_at_kill = None
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline:
+        if state.exists():
+            try:
+                step_at_kill = load_state(state)[1]["step"]
+            except Exception:  # noqa: BLE001 - being replaced right now
+                step_at_kill = None
+            if step_at_kill is not None and step_at_kill >= 4:
+                proc.send_signal(signal.SIGKILL)
+                break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    step_saved = load_state(state)[1]["step"]
+    assert 4 <= step_saved < total  # really interrupted mid-way
+
+    resumed = Trainer.resume_from(killed).run()
+    straight = Trainer(_cfg(color_dir, tmp_path / "straight", max_steps=total, checkpoint_every=2, val_every=10)).run()
+    assert resumed["step"] == straight["step"] == total
+    assert resumed["lr"] == pytest.approx(straight["lr"], rel=1e-12)
+    _, info_a = load_state(killed)
+    _, info_b = load_state(tmp_path / "straight")
+    assert info_a["scheduler"]["last_epoch"] == info_b["scheduler"]["last_epoch"] == total
+    wa, wb = load_file(killed / "last.safetensors"), load_file(tmp_path / "straight" / "last.safetensors")
+    assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < 1e-5
+    steps = [m["step"] for m in json.loads((killed / "metrics.json").read_text())["history"]]
+    assert steps == [0, 10, 20, 30, 40]
+
+
+def test_two_cpu_processes_with_gloo_match_one_process_with_the_whole_batch(color_dir, tmp_path):
+    total = 4
+    common = ["--data", str(color_dir), *TINY_ARGS, "--max-steps", str(total), "--val-every", "4"]
+    ddp_out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(_free_port()), "-m", "mangacolor.core.commands.train", *common,
+           "--batch-size", "2", "--out", str(ddp_out)]
+    r = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    card = read_card(ddp_out / "last.safetensors")
+    assert card["training"]["processes"] == 2 and card["training"]["steps"] == total
+    # DDP averages the two processes' gradients: the same as one process with both halves of the batch
+    single = _cfg(color_dir, tmp_path / "single", max_steps=total, val_every=4, batch_size=4)
+    Trainer(single).run()
+    wa, wb = load_file(ddp_out / "last.safetensors"), load_file(tmp_path / "single" / "last.safetensors")
+    assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < 1e-4
+    torch.manual_seed(single.seed)
+    start = build_training_model(single)[0].state_dict()  # the common starting point
+    assert max(float((wa[k] - start[k]).abs().max()) for k in wa) > 1e-4  # and both really trained
+
+
+# ---------------------------------------------------------------------------- Danbooru recipe
+def _recipe_argv() -> list[str]:
+    text = (REPO / "docs" / "training.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- danbooru-recipe[^>]*-->\s*```bash\n(.*?)```", text, re.S)
+    assert block, "docs/training.md lost the Danbooru recipe block"
+    argv = shlex.split(block.group(1).replace("\\\n", " "))
+    assert argv[:2] == ["mangacolor", "train"]
+    return argv[2:]
+
+
+def test_danbooru_recipe_runs_on_a_danbooru_layout_with_local_backbone_weights(color_dir, tmp_path):
+    import timm
+
+    # a tiny Danbooru2020small-like tree: numbered bucket folders of JPEGs named by post id
+    root = tmp_path / "danbooru2020small"
+    images = sorted(color_dir.rglob("*.png"))[:8]
+    for i, p in enumerate(images):
+        d = root / f"{i % 4:04d}"
+        d.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(d / f"{1000 + 37 * i}.jpg"), cv2.imread(str(p)))
+    # the "ImageNet" weights file: a seeded Inception-ResNet-v2 state dict (offline stand-in)
+    torch.manual_seed(123)
+    net = timm.create_model("inception_resnet_v2", pretrained=False)
+    weights = tmp_path / "inception_resnet_v2.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(weights))
+    ref = net.state_dict()["conv2d_1a.conv.weight"].clone()
+    del net
+
+    argv = _recipe_argv()
+    out = tmp_path / "runs" / "danbooru-koalarization"
+    argv = [a.replace("DANBOORU2020SMALL", str(root)).replace("INCEPTION_RESNET_V2_WEIGHTS", str(weights))
+            .replace("runs/danbooru-koalarization", str(out)) for a in argv]
+    rc = cli_main(["train", *argv, "--max-steps", "2", "--batch-size", "2", "--size", "64", "--val-size", "64",
+                   "--val-max-images", "1", "--workers", "0", "--threads", "1", "--device", "cpu"])
+    assert rc == 0
+    model, card = load_checkpoint(out / "last.safetensors")
+    arch = card["architecture"]
+    assert (arch["extractor"], arch["embedding"], arch["extractor_size"]) == ("inception_resnet_v2", "logits", 299)
+    assert arch["pretrained"] is False and "extractor_weights" not in arch  # loads offline, no download
+    assert torch.equal(model.state_dict()["extractor.conv2d_1a.conv.weight"], ref)  # frozen, from the file
+    assert card["training"]["loss"] == "mse" and card["training"]["steps"] == 2
+    assert "folder" in card["training"]["data"]["split"]
+    from mangacolor.core.library import list_models
+
+    assert "danbooru-koalarization" in list_models()  # --install put the best model in the library
+
+
+# ------------------------------------------------------------------------------ clear errors
+def _run_cli(capsys, *argv) -> tuple[int, str]:
+    rc = cli_main(["train", *argv])
+    err = capsys.readouterr().err
+    return rc, err
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("empty", "no images found"),
+    ("missing", "no such folder"),
+    ("gray", "no color images to learn from"),
+])
+def test_unusable_data_folders_give_one_line_errors(case, expected, gray_dir, tmp_path, capsys):
+    folder = {"empty": tmp_path / "empty", "missing": tmp_path / "nothing", "gray": gray_dir}[case]
+    if case == "empty":
+        folder.mkdir()
+        (folder / "notes.txt").write_text("not an image")
+    rc, err = _run_cli(capsys, "--data", str(folder), *TINY_ARGS, "--out", str(tmp_path / "o"))
+    assert rc == 2
+    assert expected in err and str(folder) in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o" / STATE_FILE).exists()
+
+
+def test_models_that_cannot_be_loaded_give_one_line_errors(color_dir, tiny_model_path, tmp_path, capsys):
+    pickled = tmp_path / "model.pt"
+    torch.save({"w": torch.zeros(2)}, pickled)
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(Path(tiny_model_path).read_bytes()[:-100])
+    (tmp_path / "broken.json").write_bytes(Path(tiny_model_path).with_suffix(".json").read_bytes())
+    for init, expected in [(pickled, "pickle"), (tmp_path / "nope.safetensors", "no such model"),
+                           (broken, "SHA-256"), ("not-installed-name", "no installed model")]:
+        rc, err = _run_cli(capsys, "--data", str(color_dir), "--init", str(init), "--out", str(tmp_path / "o"))
+        assert rc == 2 and "cannot load the model" in err and expected in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -71,14 +71,14 @@ WAITING, RUNNING, PAUSED, FINISHED, CANCELLED_STATE, FAILED_STATE = (
 UNFINISHED = (WAITING, RUNNING, PAUSED)
 _STATE_TEXT = {WAITING: "Waiting", RUNNING: "Running", PAUSED: "Paused", FINISHED: "Done",
                CANCELLED_STATE: "Cancelled", FAILED_STATE: "Failed"}
-_STATE_COLOR = {WAITING: QColor(90, 140, 220), RUNNING: QColor(235, 160, 40), PAUSED: QColor(150, 150, 150),
+_STATE_COLOR = {WAITING: QColor(90, 140, 220), RUNNING: QColor(215, 135, 20), PAUSED: QColor(110, 110, 110),
                 FINISHED: QColor(70, 170, 90), CANCELLED_STATE: QColor(150, 150, 150),
                 FAILED_STATE: QColor(210, 60, 60)}
 #: Smallest render size offered (``mangacolor.core.pipeline.MIN_RENDER_SIZE``, kept here so that
 #: the tab does not import torch).
 MIN_RENDER_SIZE = 128
 MAX_RENDER_SIZE = 4096
-THUMB_HEIGHT = 120
+THUMB_HEIGHT = 150
 KEY_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -439,6 +439,7 @@ class BatchTab(QWidget):
         self._order: list[str] = []
         self._by_worker_job: dict[int, str] = {}
         self._running: Optional[str] = None
+        self._last_run: Optional[str] = None
         self._queue_running = False
         self._closed = False
         self._loading_panel = False
@@ -524,7 +525,7 @@ class BatchTab(QWidget):
         self.table.setAlternatingRowColors(True)
         hdr = self.table.header()
         hdr.setStretchLastSection(True)
-        for col, width in ((0, 220), (1, 150), (2, 150), (3, 70), (4, 70)):
+        for col, width in ((0, 200), (1, 210), (2, 130), (3, 70), (4, 60)):
             self.table.setColumnWidth(col, width)
         hdr.setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
@@ -637,6 +638,7 @@ class BatchTab(QWidget):
         self.thumbs.setUniformItemSizes(True)
         self.thumbs.setGridSize(QSize(THUMB_HEIGHT + 36, THUMB_HEIGHT + 34))
         self.thumbs.setWordWrap(True)
+        self.thumbs.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.thumbs.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.thumbs_label = QLabel("Finished pages", self)
         self.failures = QListWidget(self)
@@ -670,6 +672,7 @@ class BatchTab(QWidget):
         self.splitter.setStretchFactor(1, 0)
         self.splitter.setStretchFactor(2, 3)
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([230, 80, 560])
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -844,15 +847,14 @@ class BatchTab(QWidget):
         return self._running
 
     def start(self, keys: Optional[Iterable[str]] = None) -> int:
-        """Run the queue. The given (default: selected) jobs that are paused, cancelled or failed
-        wait again; with no selection every paused job does. Jobs resume from their journal.
+        """Run the queue: every paused job waits again, and so do the given (default: selected)
+        jobs that were cancelled or failed. Jobs resume from their journal (finished pages are kept).
 
         Returns:
             The number of jobs waiting or running after the call.
         """
         keys = list(keys) if keys is not None else self.selected_keys()
-        if not keys:
-            keys = [k for k in self._order if self._entries[k].spec.state == PAUSED]
+        keys += [k for k in self._order if self._entries[k].spec.state == PAUSED and k not in keys]
         for k in keys:
             e = self._entries.get(k)
             if e is not None and e.spec.state in (PAUSED, CANCELLED_STATE, FAILED_STATE):
@@ -872,12 +874,6 @@ class BatchTab(QWidget):
         """Pause the queue: the running job stops after the current page (state ``paused``,
         resumable, also after a restart); waiting jobs stay waiting until Start."""
         self._queue_running = False
-        sel = set(self.selected_keys())
-        for k in self._order:
-            e = self._entries[k]
-            if e.spec.state == WAITING and k in sel:
-                e.spec.state = PAUSED
-                self._refresh_row(e)
         if self._running is not None:
             e = self._entries[self._running]
             e.pause_requested = True
@@ -940,15 +936,14 @@ class BatchTab(QWidget):
         e.run_started = e.page_started = None
         e.spec.state = RUNNING
         e.message = "waiting for the model worker\u2026" if self.worker.busy else "starting\u2026"
-        self._running = key
+        self._running = self._last_run = key
         self._by_worker_job[job.id] = key
         self._refresh_row(e)
         self._show_running()
         self._save()
         self.worker.submit(job)
         self.timer.start()
-        if key in self.selected_keys() or not self.selected_keys():
-            self._show_pages(key)
+        self._show_pages(self._pages_key())
 
     def _on_worker_job_started(self, job_id: int, _desc: str, _cancellable: bool) -> None:
         key = self._by_worker_job.get(job_id)
@@ -1026,8 +1021,9 @@ class BatchTab(QWidget):
         if status == DONE and summary is not None and not getattr(summary, "cancelled", False):
             e.spec.state = FINISHED
             n_failed = len(summary.failed)
-            e.message = (f"{summary.done} colorized, {summary.resumed} already done, {summary.skipped} skipped"
-                         + (f", {n_failed} failed" if n_failed else ""))
+            parts = [(summary.done, "colorized"), (summary.resumed, "done before"), (summary.skipped, "skipped"),
+                     (n_failed, "failed")]
+            e.message = ", ".join(f"{n} {what}" for n, what in parts if n) or "no pages"
             self._say(f"Batch {e.spec.title}: {e.message}")
         elif status == DONE:  # the job could not start (BatchError)
             e.spec.state = FAILED_STATE
@@ -1036,11 +1032,11 @@ class BatchTab(QWidget):
         elif status == CANCELLED:
             if e.pause_requested:
                 e.spec.state = PAUSED
-                e.message = f"paused at {e.position} of {e.spec.total} pages"
+                e.message = ""
                 self._say(f"Batch {e.spec.title} paused: Start (F5) resumes it")
             else:
                 e.spec.state = CANCELLED_STATE
-                e.message = f"cancelled at {e.position} of {e.spec.total} pages"
+                e.message = ""
                 self._say(f"Batch {e.spec.title} cancelled")
                 if not e.cancel_requested:  # cancelled from outside (the window's Cancel): stop the queue
                     self._queue_running = False
@@ -1196,14 +1192,23 @@ class BatchTab(QWidget):
     def _editable_selected(self) -> list[_Entry]:
         return [self._entries[k] for k in self.selected_keys() if self._entries[k].spec.state != RUNNING]
 
-    def _on_selection_changed(self) -> None:
+    def _pages_key(self) -> Optional[str]:
+        """The job whose pages are shown: the selected one once it has run in this session, else
+        the running job, else the selected one, else the job that ran last."""
         keys = self.selected_keys()
         if keys:
-            self._show_pages(keys[-1])
-        elif self._running is not None:
-            self._show_pages(self._running)
-        else:
-            self._show_pages(None)
+            e = self._entries[keys[-1]]
+            if e.thumbs or e.failures or e.spec.state == RUNNING:
+                return keys[-1]
+        if self._running is not None:
+            return self._running
+        if keys:
+            return keys[-1]
+        return self._last_run if self._last_run in self._entries else None
+
+    def _on_selection_changed(self) -> None:
+        keys = self.selected_keys()
+        self._show_pages(self._pages_key())
         editable = self._editable_selected()
         if keys and not editable:
             src = self._entries[keys[-1]].spec
@@ -1389,7 +1394,7 @@ class BatchTab(QWidget):
         resumable = any(self._entries[k].spec.state in (WAITING, PAUSED) for k in self._order)
         a["start"].setEnabled(any(s in (WAITING, PAUSED, CANCELLED_STATE, FAILED_STATE) for s in states)
                               or (resumable and self._running is None))
-        a["pause"].setEnabled(self._running is not None or any(s == WAITING for s in states))
+        a["pause"].setEnabled(self._running is not None)
         a["cancel"].setEnabled(any(s in (WAITING, PAUSED, RUNNING) for s in states))
         a["remove"].setEnabled(any(k != self._running for k in sel))
         a["open_output"].setEnabled(len(sel) == 1 or (not sel and self._running is not None))

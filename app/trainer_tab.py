@@ -929,13 +929,14 @@ class TrainerTab(QWidget):
             self.progress_bar.setValue(self.total_steps)
             self.status_label.setText(f"Finished: {text}. \u201cUse this model\u201d installs the best checkpoint.")
         elif result in ("cancelled", "stopped"):
+            self.progress_bar.setFormat(f"step %v / %m (%p%) \u2014 {result}")
             self.status_label.setText(f"{text[0].upper() + text[1:]}" + (" \u2014 Resume continues it"
                                                                          if self.resumable else ""))
         else:
             self.progress_bar.setFormat("failed")
             self.status_label.setText(f"Training failed: {text}")
             self._log(f"failed: {text}")
-        self._say(f"Training {result}: {text}" if result == "failed" else f"Training {text}")
+        self._say(f"Training failed: {text}" if result == "failed" else text[:1].upper() + text[1:])
         self._set_state(IDLE)
         self.training_ended.emit(result, text)
 

@@ -1,0 +1,356 @@
+"""A convolutional autoencoder trained on the training images, used as Koalarization's feature extractor.
+
+The Koalarization reports replace the ImageNet network by a feature extractor that the project
+learns itself. Here it is a denoising convolutional autoencoder (Vincent et al. 2008; Masci et
+al. 2011, "Stacked convolutional auto-encoders"):
+
+- encoder (:class:`AutoencoderExtractor`): 3x3 convolutions, BatchNorm, ReLU:
+  32 s2, 64 s2, 128 s2, 256 s2, then a 3x3 convolution to ``dim`` and global average pooling
+  -> the (B, dim) page embedding;
+- decoder (training only): fully connected from the embedding to a (128, S/16, S/16) map, then
+  four (nearest up x2, 3x3 convolution, BatchNorm, ReLU) stages, 3x3 convolution to 1 + tanh.
+
+The decoder sees only the pooled embedding, so the embedding has to carry the page's global
+layout and tones: exactly what the fusion layer of Koalarization tiles over the page.
+:func:`train_autoencoder` trains it on whole training images letterboxed (white) to the extractor
+size, input with the manga look (screentone, line darkening, JPEG noise), target the clean gray:
+the same input the extractor sees at inference. The encoder's weights are written to a
+``.safetensors`` file and then frozen inside Koalarization.
+
+The encoder is registered in timm as ``conv_autoencoder``, so it is one more feature-extractor
+name: ``build_model({"name": "koalarization", "extractor": "conv_autoencoder",
+"extractor_weights": "encoder.safetensors", "extractor_size": 96})``, or
+``mangacolor train --backbone conv_autoencoder --backbone-weights encoder.safetensors``. The
+weights of a trained Koalarization checkpoint include the encoder, so the file is needed only
+to build a new model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..color import lightness_to_gray_t, srgb_to_lab
+
+__all__ = ["AutoencoderExtractor", "ConvAutoencoder", "conv_autoencoder", "train_autoencoder",
+           "save_encoder", "read_encoder_info", "register_timm", "AutoencoderError", "EXTRACTOR_NAME"]
+
+log = logging.getLogger(__name__)
+
+#: The timm model name of the encoder.
+EXTRACTOR_NAME = "conv_autoencoder"
+_META_KEY = "mangacolor_autoencoder"
+
+
+class AutoencoderError(Exception):
+    """The autoencoder cannot be trained or its weights cannot be read; one-line message."""
+
+
+def _cbr(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class AutoencoderExtractor(nn.Module):
+    """The encoder: gray page -> (B, dim) embedding, with the attributes of a timm classifier.
+
+    Args:
+        width: channel multiplier (1.0: 32, 64, 128, 256 channels).
+        dim: embedding size (``num_features``).
+        num_classes: None (default) = no classifier: the "logits" are the pooled features
+            (``num_classes == num_features``); 0 = pooled features (timm's pre-logits);
+            N > 0 = a linear layer to N outputs.
+        default_size: the input size the encoder was trained at (``pretrained_cfg["input_size"]``).
+
+    Shapes: ``forward`` takes float (B, C, S, S) in [-1, 1] (C = 1 or 3 equal channels, the gray
+    page letterboxed; S >= 16) and returns float (B, num_classes or dim).
+    """
+
+    def __init__(self, width: float = 1.0, dim: int = 256, num_classes: Optional[int] = None,
+                 default_size: int = 96):
+        super().__init__()
+        c = lambda n: max(4, int(round(n * width)))  # noqa: E731
+        self.width = float(width)
+        self.features = nn.Sequential(_cbr(1, c(32), 2), _cbr(c(32), c(64), 2), _cbr(c(64), c(128), 2),
+                                      _cbr(c(128), c(256), 2), nn.Conv2d(c(256), dim, 3, padding=1))
+        self.num_features = int(dim)
+        if num_classes:
+            self.head: nn.Module = nn.Linear(dim, int(num_classes))
+            self.num_classes = int(num_classes)
+        else:
+            self.head = nn.Identity()
+            self.num_classes = self.num_features if num_classes is None else 0
+        self.pretrained_cfg = {"architecture": EXTRACTOR_NAME, "input_size": (3, default_size, default_size),
+                               "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "num_classes": self.num_classes}
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature map (B, dim, S/16, S/16) of a (B, C, S, S) input in [-1, 1]."""
+        if x.shape[1] != 1:
+            x = x.mean(dim=1, keepdim=True)
+        return self.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embedding (B, dim), or classifier outputs when built with ``num_classes > 0``."""
+        return self.head(self.forward_features(x).mean(dim=(2, 3)))
+
+
+class ConvAutoencoder(nn.Module):
+    """Encoder + decoder for training (see the module docstring).
+
+    Args:
+        size: side of the square training input (a multiple of 16).
+        width: channel multiplier of encoder and decoder.
+        dim: embedding size.
+
+    Shapes: ``forward`` maps float (B, 1, size, size) gray in [-1, 1] to its reconstruction,
+    float (B, 1, size, size) in [-1, 1].
+
+    Raises:
+        ValueError: ``size`` not a multiple of 16.
+    """
+
+    def __init__(self, size: int = 96, width: float = 1.0, dim: int = 256):
+        super().__init__()
+        if size < 16 or size % 16:
+            raise ValueError(f"autoencoder size must be a multiple of 16, not {size}")
+        c = lambda n: max(4, int(round(n * width)))  # noqa: E731
+        self.size = int(size)
+        self.encoder = AutoencoderExtractor(width, dim, num_classes=0, default_size=size)
+        self.c0, self.s0 = c(128), size // 16
+        self.fc = nn.Sequential(nn.Linear(dim, self.c0 * self.s0 * self.s0), nn.ReLU(inplace=True))
+        up = lambda a, b: [nn.Upsample(scale_factor=2, mode="nearest"), _cbr(a, b)]  # noqa: E731
+        self.decoder = nn.Sequential(*up(self.c0, c(128)), *up(c(128), c(64)), *up(c(64), c(32)), *up(c(32), c(16)),
+                                     nn.Conv2d(c(16), 1, 3, padding=1), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.encoder(x)
+        return self.decoder(self.fc(z).view(-1, self.c0, self.s0, self.s0))
+
+
+def read_encoder_info(path: Union[str, Path]) -> dict:
+    """The description stored in an encoder weights file (width, dim, size, training summary).
+
+    Raises:
+        AutoencoderError: missing file, not safetensors, or not written by :func:`save_encoder`.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise AutoencoderError(f"{path}: autoencoder weights file not found")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as e:  # noqa: BLE001 - any reader error: not a usable file
+        raise AutoencoderError(f"{path}: not a safetensors file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    if _META_KEY not in meta:
+        raise AutoencoderError(f"{path}: not an autoencoder encoder file (written by mangacolor train-autoencoder)")
+    return json.loads(meta[_META_KEY])
+
+
+def save_encoder(encoder: AutoencoderExtractor, path: Union[str, Path], info: dict) -> Path:
+    """Write the encoder's weights (safetensors) with ``info`` (JSON) in the file's metadata, atomically."""
+    from safetensors.torch import save as st_save
+
+    from ..imageio import atomic_write_bytes
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_name(path.name + ".safetensors")
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in encoder.state_dict().items()
+               if not k.startswith("head.")}
+    meta = {"format": "pt", _META_KEY: json.dumps({**info, "width": encoder.width, "dim": encoder.num_features})}
+    atomic_write_bytes(path, st_save(tensors, metadata=meta))
+    return path
+
+
+def conv_autoencoder(pretrained: bool = False, pretrained_cfg=None, pretrained_cfg_overlay: Optional[dict] = None,
+                     cache_dir=None, width: Optional[float] = None, dim: Optional[int] = None,
+                     num_classes: Optional[int] = None, **kwargs) -> AutoencoderExtractor:
+    """timm entry point of the autoencoder's encoder (``timm.create_model("conv_autoencoder")``).
+
+    Args:
+        pretrained: load trained weights from ``pretrained_cfg_overlay["file"]`` (there is no
+            download: the weights come from :func:`train_autoencoder`).
+        width, dim: architecture (default: the file's, else 1.0 and 256).
+        num_classes: see :class:`AutoencoderExtractor`.
+
+    Raises:
+        RuntimeError: ``pretrained`` without a file, or a file that does not fit.
+    """
+    from safetensors.torch import load_file
+
+    file = (pretrained_cfg_overlay or {}).get("file") if pretrained else None
+    if pretrained and not file:
+        raise RuntimeError("the conv_autoencoder extractor has no downloadable weights; train it with "
+                           "`mangacolor train-autoencoder` and pass the file as the backbone weights")
+    info: dict = {}
+    if file:
+        try:
+            info = read_encoder_info(file)
+        except AutoencoderError as e:
+            raise RuntimeError(str(e)) from None
+    net = AutoencoderExtractor(width=width if width is not None else info.get("width", 1.0),
+                               dim=dim if dim is not None else info.get("dim", 256),
+                               num_classes=num_classes, default_size=int(info.get("size", 96)))
+    if file:
+        missing, unexpected = net.load_state_dict(load_file(str(file)), strict=False)
+        missing = [k for k in missing if not k.startswith("head.")]
+        if missing or unexpected:
+            raise RuntimeError(f"{file}: weights do not fit the conv_autoencoder extractor "
+                               f"({len(missing)} missing, {len(unexpected)} unexpected tensors)")
+    return net
+
+
+def register_timm() -> None:
+    """Register the encoder in timm as ``conv_autoencoder`` (idempotent; imports timm).
+
+    :func:`mangacolor.core.models.koalarization.create_feature_extractor` calls it for that
+    name, so importing the models does not import timm.
+    """
+    import timm
+    from timm.models import register_model
+
+    if EXTRACTOR_NAME not in timm.list_models(EXTRACTOR_NAME):
+        register_model(conv_autoencoder)
+
+
+# ------------------------------------------------------------------------------------ training
+def _letterboxed_lightness(rgb: np.ndarray, size: int) -> np.ndarray:
+    """L* (size, size) of an image shrunk to fit, centered on white (L* = 100)."""
+    h, w = rgb.shape[:2]
+    s = size / max(h, w)
+    nh, nw = min(size, max(1, round(h * s))), min(size, max(1, round(w * s)))
+    small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+    out = np.full((size, size), 100.0, np.float32)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    out[top:top + nh, left:left + nw] = srgb_to_lab(small)[..., 0]
+    return out
+
+
+def _gray_in(L: np.ndarray) -> torch.Tensor:
+    """(N, size, size) L* -> (N, 1, size, size) gray in [-1, 1], as Koalarization feeds its extractor."""
+    return lightness_to_gray_t(torch.from_numpy(np.ascontiguousarray(L))[:, None]) * 2.0 - 1.0
+
+
+def train_autoencoder(data: list, out: Union[str, Path], steps: int = 300, batch_size: int = 32, size: int = 96,
+                      lr: float = 1e-3, width: float = 1.0, dim: int = 256, manga: float = 1.0, seed: int = 0,
+                      val_fraction: float = 0.1, val_max_images: int = 48, threads: int = 0,
+                      progress=None, on_step: Optional[Callable[[int, int, float], None]] = None,
+                      split=None) -> dict:
+    """Train the denoising autoencoder on the training split of ``data`` and write its encoder.
+
+    The split is the trainer's (:func:`mangacolor.core.training.trainer.prepare_data`, same
+    folders, seed and validation fraction give the same files), so the encoder never sees the
+    validation images of a training run with the same settings. Optimisation: Adam, MSE between
+    the reconstruction and the clean gray, one random batch of whole images per step (each with
+    a fresh random manga look).
+
+    Args:
+        data: folders of color images (searched recursively).
+        out: encoder weights file (``.safetensors`` appended when missing).
+        steps, batch_size, size (input side, multiple of 16), lr, width, dim, manga (strength
+        of the manga look in [0, 1]), seed, val_fraction, val_max_images, threads (0 = torch's
+        default): the run's settings.
+        progress: optional :class:`mangacolor.core.progress.Progress` (reports steps; a cancel
+            stops before the next step and nothing is written).
+        on_step: optional callback (step, total, loss).
+        split: an already prepared :class:`~mangacolor.core.training.trainer.DataSplit` to use
+            instead of reading ``data`` again.
+
+    Returns:
+        summary dict: path, steps, seconds, train/validation images, validation reconstruction
+        MSE before and after training (gray in [-1, 1]).
+
+    Raises:
+        AutoencoderError: no usable images, bad settings, or a cancel.
+    """
+    from ..progress import Cancelled, Progress
+    from ..training.augment import manga_look
+    from ..training.config import ConfigError, TrainConfig
+    from ..training.trainer import TrainError, prepare_data
+
+    if size < 16 or size % 16:
+        raise AutoencoderError(f"autoencoder size must be a multiple of 16, not {size}")
+    if steps < 1 or batch_size < 1 or not lr > 0:
+        raise AutoencoderError("steps, batch size and learning rate must be positive")
+    progress = progress or Progress()
+    threads_before = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        t0 = time.time()
+        if split is None:
+            try:
+                cfg = TrainConfig(data=[str(d) for d in data], seed=seed, val_fraction=val_fraction,
+                                  val_max_images=val_max_images, size=max(32, size // 8 * 8), scale=[size, size],
+                                  val_size=max(32, size // 8 * 8), max_steps=steps)
+                cfg.validate()
+                split = prepare_data(cfg)
+            except (ConfigError, TrainError) as e:
+                raise AutoencoderError(str(e)) from None
+        train = np.stack([_letterboxed_lightness(im, size) for im in split.train_images])
+        val = np.stack([_letterboxed_lightness(im, size) for im in split.val_images])
+        rng = np.random.default_rng(seed)
+        vrng = np.random.default_rng(seed + 10_000)
+        val_in = _gray_in(np.stack([manga_look(L, vrng, manga) if manga > 0 else L for L in val]))
+        val_gt = _gray_in(val)
+        torch.manual_seed(seed)
+        net = ConvAutoencoder(size, width, dim)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0))))
+
+        def val_mse() -> float:
+            net.eval()
+            with torch.no_grad():
+                err = float(np.mean([F.mse_loss(net(val_in[i:i + 32]), val_gt[i:i + 32]).item()
+                                     for i in range(0, len(val_in), 32)]))
+            net.train()
+            return err
+
+        before = val_mse()
+        loss_v = float("nan")
+        for step in range(steps):
+            try:
+                progress.check()
+            except Cancelled:
+                raise AutoencoderError("autoencoder training cancelled; nothing written") from None
+            idx = rng.integers(0, len(train), size=min(batch_size, len(train)))
+            clean = train[idx]
+            noisy = np.stack([manga_look(L, rng, manga) if manga > 0 else L for L in clean])
+            loss = F.mse_loss(net(_gray_in(noisy)), _gray_in(clean))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_v = float(loss.item())
+            if not math.isfinite(loss_v):
+                raise AutoencoderError(f"the autoencoder loss became {loss_v} at step {step + 1}; lower the learning rate")
+            progress.report(step + 1, steps, f"autoencoder step {step + 1}/{steps} loss {loss_v:.4f}")
+            if on_step:
+                on_step(step + 1, steps, loss_v)
+        after = val_mse()
+        summary = {"steps": steps, "batch_size": batch_size, "size": size, "lr": lr, "manga_look": manga, "seed": seed,
+                   "train_images": len(train), "validation_images": len(val), "data": [str(d) for d in data],
+                   "val_mse_before": round(before, 5), "val_mse_after": round(after, 5), "last_loss": round(loss_v, 5),
+                   "seconds": round(time.time() - t0, 1),
+                   "objective": "denoising: manga-look gray in, clean gray out (MSE), whole images letterboxed"}
+        net.eval()
+        path = save_encoder(net.encoder, out, summary)
+        summary.update(path=str(path), width=float(width), dim=int(dim))
+        log.info("autoencoder: validation MSE %.4f -> %.4f in %.0f s; encoder written to %s",
+                 before, after, summary["seconds"], path)
+        return summary
+    finally:
+        if torch.get_num_threads() != threads_before:
+            torch.set_num_threads(threads_before)

@@ -191,6 +191,11 @@ def test_data_split_keeps_groups_together_and_leaves_out_near_gray(color_dir, gr
     trueend = {p.parent.name + p.stem for p in split.train_paths + split.val_paths if "trueend" in p.stem}
     assert len(trueend) == 3
     assert len({p in split.val_paths for p in split.train_paths + split.val_paths if "trueend" in p.stem}) == 1
+    # a set too large for memory is scanned at reduced scale and decoded on demand: same result
+    lazy = prepare_data(cfg.replace(in_memory_limit=0))
+    assert lazy.summary["decoded_on_demand"] and lazy.summary["near_gray_left_out"] == 3
+    assert lazy.train_paths == split.train_paths
+    assert lazy.train_images[0].shape == split.train_images[0].shape
     # an explicit validation folder is used as is
     cfg2 = _cfg(color_dir / "peppercarrot", tmp_path / "out2", val=str(color_dir / "katawa"), val_max_images=100)
     split2 = prepare_data(cfg2)
@@ -273,6 +278,14 @@ def test_pause_and_cancel_leave_a_resumable_state_and_midway_checkpoint_colorize
     L_out = srgb_to_lab(result.rgb)[..., 0]
     assert float(np.abs(L_out - page_lightness(page)).mean()) < 1.5  # the page's own L* is kept
     assert float(np.hypot(result.ab[..., 0], result.ab[..., 1]).mean()) > 0.5  # some color predicted
+
+
+def test_time_limit_stops_resumably(color_dir, tmp_path):
+    cfg = _cfg(color_dir, tmp_path / "run", max_steps=500, val_every=250, time_limit_minutes=0.0005)
+    summary = Trainer(cfg).run()
+    assert summary["status"] == "stopped" and 0 < summary["step"] < 500
+    assert load_state(tmp_path / "run")[1]["step"] == summary["step"]
+    assert (tmp_path / "run" / "last.safetensors").exists()
 
 
 def _free_port() -> int:

@@ -124,11 +124,10 @@ def _hash01(seed: int, key: str) -> float:
     return int.from_bytes(h[:4], "little") / 2**32
 
 
-def _split_key(path: Path, root: Path, by: str, prefix: str) -> str:
+def _split_key(path: Path, root: Path, by: str) -> str:
     if by == "folder":
-        rel = path.parent.relative_to(root).as_posix()
-        return prefix + rel
-    return prefix + group_key(path, root)
+        return path.parent.relative_to(root).as_posix()
+    return group_key(path, root)
 
 
 def _spread(items: list, n: int) -> list:
@@ -142,25 +141,27 @@ def _spread(items: list, n: int) -> list:
 def prepare_data(cfg: TrainConfig) -> DataSplit:
     """List, split, decode and filter the training images of ``cfg``.
 
-    Split: every file's key is its source group (:func:`.data.group_key`) or its folder,
-    prefixed by the data folder's name when several are given; a key goes to validation when
-    the hash of ``seed:key`` falls under ``val_fraction`` (for one data folder this is exactly
-    :func:`.data.split_by_group`). With ``cfg.val`` the validation images come from that folder.
+    Split: every file's key is its source group (:func:`.data.group_key`) or its folder, relative
+    to the common parent of the data folders; a key goes to validation when the hash of
+    ``seed:key`` falls under ``val_fraction``. This is exactly :func:`.data.split_by_group` with
+    that parent as root, so giving the subfolders of a collection one by one (to leave some out)
+    splits the remaining files as the whole collection would. With ``cfg.val`` the validation
+    images come from that folder.
 
     Raises:
         TrainError: a folder is missing or holds no images; no color images are left; the data
             cannot be split (a single group and no ``val``).
     """
     roots = [Path(d).expanduser() for d in cfg.data]
-    listed: list[tuple[Path, Path, str]] = []  # (file, root, prefix)
+    listed: list[Path] = []
     for root in roots:
         if not root.is_dir():
             raise TrainError(f"{root}: no such folder")
         files = find_images([root])
         if not files:
             raise TrainError(f"{root}: no images found (JPEG, PNG, WebP, BMP or TIFF, searched recursively)")
-        prefix = f"{root.name}/" if len(roots) > 1 else ""
-        listed += [(f, root, prefix) for f in files]
+        listed += files
+    common = Path(os.path.commonpath([str(r.resolve()) for r in roots])) if len(roots) > 1 else roots[0].resolve()
     if cfg.val:
         vroot = Path(cfg.val).expanduser()
         if not vroot.is_dir():
@@ -168,14 +169,14 @@ def prepare_data(cfg: TrainConfig) -> DataSplit:
         val_files = find_images([vroot])
         if not val_files:
             raise TrainError(f"{vroot}: no images found in the validation folder")
-        train_files = [f for f, _, _ in listed]
+        train_files = list(listed)
         rule = f"explicit validation folder {vroot}"
     else:
-        keys = [_split_key(f, r, cfg.split, p) for f, r, p in listed]
+        keys = [_split_key(f.resolve(), common, cfg.split) for f in listed]
         scores = {k: _hash01(cfg.seed, k) for k in set(keys)}
         val_keys = {k for k, s in scores.items() if s < cfg.val_fraction}
         if len(scores) < 2:
-            _, _, counts = load_color_images([f for f, _, _ in listed], max_side=64, min_side=cfg.min_image_side)
+            _, _, counts = load_color_images(listed, max_side=64, min_side=cfg.min_image_side)
             if counts["loaded"] == 0:
                 raise TrainError(f"{', '.join(map(str, roots))}: no color images to learn from ({len(listed)} files: "
                                  f"{counts['near_gray']} near-gray, {counts['unreadable']} unreadable, "
@@ -186,8 +187,8 @@ def prepare_data(cfg: TrainConfig) -> DataSplit:
             val_keys = {min(scores, key=scores.get)}
         if len(val_keys) == len(scores):
             val_keys.discard(max(val_keys, key=scores.get))
-        train_files = [f for (f, _, _), k in zip(listed, keys) if k not in val_keys]
-        val_files = [f for (f, _, _), k in zip(listed, keys) if k in val_keys]
+        train_files = [f for f, k in zip(listed, keys) if k not in val_keys]
+        val_files = [f for f, k in zip(listed, keys) if k in val_keys]
         rule = (f"by {'source group (folder + name without frame/variant numbers)' if cfg.split == 'group' else 'folder'}, "
                 f"hash of seed {cfg.seed}, validation fraction {cfg.val_fraction}")
     t0 = time.time()

@@ -691,9 +691,11 @@ class BatchTab(QWidget):
         return e.spec if e else None
 
     def entry(self, key: str) -> Optional[_Entry]:
+        """What the tab holds on a job (spec, counts, failures, thumbnails, summary), or None."""
         return self._entries.get(key)
 
     def state(self, key: str) -> Optional[str]:
+        """A job's state: waiting, running, paused, done, cancelled or failed (None: unknown key)."""
         e = self._entries.get(key)
         return e.spec.state if e else None
 
@@ -837,6 +839,7 @@ class BatchTab(QWidget):
             self.table.setCurrentItem(e.item)
 
     def selected_keys(self) -> list[str]:
+        """Keys of the selected jobs, in queue order."""
         keys = {it.data(0, KEY_ROLE) for it in self.table.selectedItems()}
         return [k for k in self._order if k in keys]
 

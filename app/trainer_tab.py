@@ -522,6 +522,7 @@ class TrainerTab(QWidget):
 
     # ---- inputs -----------------------------------------------------------------------------
     def data_folders(self) -> list[str]:
+        """The training folders, as listed."""
         return [self.data_list.item(i).text() for i in range(self.data_list.count())]
 
     def add_data_folders(self, paths: Iterable[Union[str, Path]]) -> int:
@@ -666,6 +667,7 @@ class TrainerTab(QWidget):
             self._loading = False
 
     def preset(self) -> str:
+        """The chosen preset's name (a key of :data:`PRESETS`)."""
         return self.preset_combo.currentData()
 
     def build_config(self) -> TrainConfig:

@@ -96,9 +96,10 @@ class ExperimentConfig:
         name: experiment name (free text).
         data: folder of color images (the ground truth; searched recursively).
         files: optional JSON file with ``train_files`` and ``validation_files`` (paths relative
-            to ``data``, as ``resources/starter_split.json``): only these files are used. They
-            are linked (symbolic links, no copies) into ``OUT/data`` with the same relative
-            paths, so with the same seed the trainer's group split reproduces that split.
+            to ``data``, as ``resources/starter_split.json``): exactly this split is used. The
+            files are linked (symbolic links, no copies) into ``OUT/data/train`` and
+            ``OUT/data/validation``, the trainer's data and validation folders. Without it the
+            trainer splits ``data`` by source group (seed, ``val_fraction``).
         budget: steps, batch_size, size (crop side, px), scale ([min, max] short side before
             cropping), seed, threads (torch CPU threads), lr, device, val_fraction.
         train: :class:`~mangacolor.core.training.config.TrainConfig` fields for every run.
@@ -237,35 +238,39 @@ class ExperimentConfig:
 
 
 # ------------------------------------------------------------------------------------- data
-def _link_files(cfg: ExperimentConfig, out: Path) -> Path:
-    """The data folder of the runs: ``data`` itself, or ``OUT/data`` with links to the listed files."""
+def _link_files(cfg: ExperimentConfig, out: Path) -> tuple[Path, Optional[Path]]:
+    """The data folders of the runs: (``data``, None) to let the trainer split it, or, with a
+    file list, (``OUT/data/train``, ``OUT/data/validation``) holding symbolic links (no copies)
+    to the listed training and validation files under their relative paths."""
     root = cfg.path(cfg.data)
     if root is None or not root.is_dir():
         raise ExperimentError(f"{root}: data folder not found")
+    root = root.resolve()
     if not cfg.files:
-        return root
+        return root, None
     lst = cfg.path(cfg.files)
     try:
         d = json.loads(lst.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise ExperimentError(f"{lst}: cannot read the file list ({e})") from None
-    rels = list(d.get("train_files", [])) + list(d.get("validation_files", [])) if isinstance(d, dict) else list(d)
-    if not rels:
-        raise ExperimentError(f"{lst}: lists no files")
-    view = out / "data"
+    if not isinstance(d, dict) or not d.get("train_files") or not d.get("validation_files"):
+        raise ExperimentError(f"{lst}: needs non-empty 'train_files' and 'validation_files' lists")
+    view = (out / "data").resolve()
     made = 0
-    for rel in rels:
-        src = (root / rel).resolve()
-        if not src.is_file():
-            raise ExperimentError(f"{src}: listed in {lst.name} but not found")
-        dst = view / rel
-        if dst.is_symlink() or dst.exists():
-            continue
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(src, dst)
-        made += 1
-    log.info("data: %d files of %s linked under %s (%d new links)", len(rels), root, view, made)
-    return view
+    for side, rels in (("train", d["train_files"]), ("validation", d["validation_files"])):
+        for rel in rels:
+            src = (root / rel).resolve()
+            if not src.is_file():
+                raise ExperimentError(f"{src}: listed in {lst.name} but not found")
+            dst = view / side / rel
+            if dst.is_symlink() or dst.exists():
+                continue
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(src, dst)
+            made += 1
+    log.info("data: the %d + %d files of %s linked under %s (%d new links)", len(d["train_files"]),
+             len(d["validation_files"]), lst, view, made)
+    return view / "train", view / "validation"
 
 
 @dataclass
@@ -605,13 +610,13 @@ def choose_default(results: list, reference: Optional[dict] = None) -> dict:
 
 
 # ----------------------------------------------------------------------------------- runner
-def _train_config(cfg: ExperimentConfig, entry: dict, data_dir: Path, run_dir: Path, init: Path,
-                  lr: Optional[float] = None):
+def _train_config(cfg: ExperimentConfig, entry: dict, data_dir: Path, val_dir: Optional[Path], run_dir: Path,
+                  init: Path, lr: Optional[float] = None):
     from .training.config import ConfigError, TrainConfig
 
     b = cfg.budget
     d = {
-        "data": [str(data_dir)], "seed": int(b["seed"]), "val_fraction": float(b["val_fraction"]),
+        "data": [str(data_dir)], "val": str(val_dir) if val_dir else None, "seed": int(b["seed"]), "val_fraction": float(b["val_fraction"]),
         "max_steps": int(b["steps"]), "batch_size": int(b["batch_size"]), "size": int(b["size"]),
         "scale": list(b["scale"]), "lr": float(lr if lr is not None else b["lr"]), "threads": int(b["threads"]),
         "device": b["device"], "out": str(run_dir), "init": str(init), "validate_at_start": False,
@@ -705,7 +710,7 @@ class _Runner:
                 model.config["pretrained"] = False
             save_checkpoint(model, init, {"description": f"{label}: initial weights (seed {b['seed']})",
                                           "render_size": int(self.cfg.evaluation["render_size"])})
-        tc = _train_config(self.cfg, entry, self.data_dir, run_dir, init, lr)
+        tc = _train_config(self.cfg, entry, self.data_dir, self.val_dir, run_dir, init, lr)
         cb = self._trainer_callback(label)
         try:
             if (run_dir / STATE_FILE).exists():
@@ -762,7 +767,8 @@ class _Runner:
         b = self.cfg.budget
         self.say(f"{entry['label']}: training the autoencoder feature extractor ({s.get('steps', 300)} steps)")
         try:
-            summary = train_autoencoder([str(self.data_dir)], path, seed=int(b["seed"]),
+            summary = train_autoencoder([str(self.data_dir)], path, val=str(self.val_dir) if self.val_dir else None,
+                                        seed=int(b["seed"]),
                                         val_fraction=float(b["val_fraction"]), threads=int(b["threads"]),
                                         manga=float((self.cfg.train or {}).get("manga", 1.0)), progress=self.progress,
                                         **s)
@@ -779,7 +785,7 @@ class _Runner:
             raise ExperimentError(f"{pages}: pages folder not found")
         manga = float(trainer.config.manga)
         self.eval_set = prepare_eval_set(list(trainer.data.val_paths), ev, seed=int(self.cfg.budget["seed"]),
-                                         manga=manga, pages_dir=pages, root=self.data_dir)
+                                         manga=manga, pages_dir=pages, root=self.val_dir or self.data_dir)
 
     def ensure_eval(self) -> None:
         """The evaluation set without a training run (all models already measured, or reference only)."""
@@ -787,7 +793,8 @@ class _Runner:
             return
         from .training.trainer import prepare_data
 
-        tc = _train_config(self.cfg, self.cfg.models[0], self.data_dir, self.out / "_split", self.out / "none")
+        tc = _train_config(self.cfg, self.cfg.models[0], self.data_dir, self.val_dir, self.out / "_split",
+                           self.out / "none")
 
         class _T:  # the attributes prepare_eval reads
             config = tc
@@ -850,7 +857,7 @@ def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optio
     say = log_fn or (lambda s: log.info("%s", s))
     t0 = time.time()
     r = _Runner(cfg, out, progress, say)
-    r.data_dir = _link_files(cfg, out)
+    r.data_dir, r.val_dir = _link_files(cfg, out)
     _write_json(out / "experiment.json", cfg.to_dict())
     results, sweep = [], []
     status = "finished"

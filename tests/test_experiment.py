@@ -109,9 +109,10 @@ def test_experiment_end_to_end_on_a_tiny_budget(shared_data, tmp_path, tiny_mode
     assert s["status"] == "finished"
     labels = [r["label"] for r in s["results"]]
     assert labels == ["vanilla", "koal"]
-    # the same split for every model: the files of the list, linked (not copied) under OUT/data
-    assert (out / "data" / "godot-vn" / "Tachie.jpg").exists() is False
-    assert (out / "data" / "godot-vn" / "Tachie-shame.jpg").is_symlink()
+    # the same split for every model: exactly the files of the list, linked (not copied) under OUT/data
+    assert not (out / "data" / "train" / "godot-vn" / "Tachie.jpg").exists()
+    assert (out / "data" / "train" / "godot-vn" / "Tachie-shame.jpg").is_symlink()
+    assert (out / "data" / "validation" / "godot-vn" / "Effects-afterstory.jpg").is_symlink()
     for r in s["results"]:
         m = r["metrics"]
         assert r["validation_files"] == s["validation_files"] and len(s["validation_files"]) == 3

@@ -243,7 +243,7 @@ def _gray_in(L: np.ndarray) -> torch.Tensor:
     return lightness_to_gray_t(torch.from_numpy(np.ascontiguousarray(L))[:, None]) * 2.0 - 1.0
 
 
-def train_autoencoder(data: list, out: Union[str, Path], steps: int = 300, batch_size: int = 32, size: int = 96,
+def train_autoencoder(data: list, out: Union[str, Path], val: Optional[str] = None, steps: int = 300, batch_size: int = 32, size: int = 96,
                       lr: float = 1e-3, width: float = 1.0, dim: int = 256, manga: float = 1.0, seed: int = 0,
                       val_fraction: float = 0.1, val_max_images: int = 48, threads: int = 0,
                       progress=None, on_step: Optional[Callable[[int, int, float], None]] = None,
@@ -259,6 +259,7 @@ def train_autoencoder(data: list, out: Union[str, Path], steps: int = 300, batch
     Args:
         data: folders of color images (searched recursively).
         out: encoder weights file (``.safetensors`` appended when missing).
+        val: optional folder of validation images (then ``data`` is not split).
         steps, batch_size, size (input side, multiple of 16), lr, width, dim, manga (strength
         of the manga look in [0, 1]), seed, val_fraction, val_max_images, threads (0 = torch's
         default): the run's settings.
@@ -292,7 +293,7 @@ def train_autoencoder(data: list, out: Union[str, Path], steps: int = 300, batch
         t0 = time.time()
         if split is None:
             try:
-                cfg = TrainConfig(data=[str(d) for d in data], seed=seed, val_fraction=val_fraction,
+                cfg = TrainConfig(data=[str(d) for d in data], val=str(val) if val else None, seed=seed, val_fraction=val_fraction,
                                   val_max_images=val_max_images, size=max(32, size // 8 * 8), scale=[size, size],
                                   val_size=max(32, size // 8 * 8), max_steps=steps)
                 cfg.validate()

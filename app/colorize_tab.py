@@ -309,7 +309,7 @@ class ColorizeTab(QWidget):
         overlay.setShortcut(QKeySequence("H"))
         overlay.setToolTip("Show where color crosses ink lines (red), is off its region's color (orange) or a "
                            "region carries two colors (violet) (H)")
-        overlay.toggled.connect(lambda _on: self._update_overlay())
+        overlay.toggled.connect(self._on_overlay_toggled)
         overlay.setIconText("Heatmap")
         self.actions_by_name["overlay"] = overlay
         fix = QAction("Fix Overspill", self)
@@ -509,6 +509,8 @@ class ColorizeTab(QWidget):
                 score = "checking\u2026"
             if self._fix_on() and self._display_rgb(entry) is not entry.colorized:
                 col += f" \u2014 fixed ({self.fix_strength() * 100:.0f} %)"
+                if score and self.overlay_enabled():
+                    score += "; the heatmap shows the prediction before the fix"
             elif self._fix_on() and self.fix_strength() > 0:
                 col += " \u2014 fixing\u2026"
         self.score_label.setText(score)
@@ -842,6 +844,12 @@ class ColorizeTab(QWidget):
 
     def set_overlay_enabled(self, on: bool) -> None:
         self.actions_by_name["overlay"].setChecked(bool(on))
+
+    def _on_overlay_toggled(self, _on: bool) -> None:
+        entry = self.page_list.entry(self._shown_key) if self._shown_key else None
+        if entry is not None:
+            self._update_captions(entry)
+        self._update_overlay()
 
     def _update_overlay(self) -> None:
         view = self.compare.colorized_view

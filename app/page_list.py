@@ -314,7 +314,9 @@ class PageList(QListWidget):
         if entry.overspill is not None and entry.state == PageState.DONE:
             self._draw_badge(p, size, entry)
         p.end()
-        return QIcon(pm)
+        icon = QIcon(pm)
+        icon.addPixmap(pm, QIcon.Mode.Selected)  # true colors on the selected row too (no tint)
+        return icon
 
     def _draw_badge(self, p: QPainter, size: QSize, entry: PageEntry) -> None:
         text = self.badge_text(entry)

@@ -140,7 +140,7 @@ class FirstRunDialog(QDialog):
         lay.addWidget(bb_box)
         lay.addStretch(1)
         lay.addWidget(self.buttons)
-        self.resize(580, 0)
+        self.setMinimumWidth(580)
         self.backbone_label.setText("Checking\u2026")
         self._prepare(install_now)
 
@@ -172,6 +172,7 @@ class FirstRunDialog(QDialog):
         self.starter_label.setStyleSheet(_OK_STYLE)
         self.starter_label.setText(f"Starter model: installed in {self.starter_path.parent}. "
                                    "You can colorize pages now.")
+        self._fit()
         self.task_finished.emit("starter", True, str(path))
 
     def _on_starter_failed(self, message: str) -> None:
@@ -187,6 +188,7 @@ class FirstRunDialog(QDialog):
         else:
             self.backbone_label.setText("Not installed. Colorizing works without it; training a new model "
                                         "with ImageNet features needs it.")
+        self._fit()
 
     def _busy(self, busy: bool) -> None:
         self.download_button.setEnabled(not busy)
@@ -198,6 +200,14 @@ class FirstRunDialog(QDialog):
         self.message_label.setStyleSheet(_ERR_STYLE if error else _OK_STYLE)
         self.message_label.setText(text)
         self.message_label.setVisible(bool(text))
+        self._fit()
+
+    def _fit(self) -> None:
+        """Grow (or shrink) to the wrapped texts, keeping the width the user gave the dialog."""
+        w = self.width()
+        self.adjustSize()
+        if self.width() < w:
+            self.resize(w, self.heightForWidth(w) if self.heightForWidth(w) > 0 else self.height())
 
     def start_download(self) -> BackgroundTask:
         """Download the backbone weights in the background (result: :attr:`task_finished` "download")."""

@@ -144,7 +144,7 @@ class OverspillParams:
     distance: int = 14
     flag_frac: float = 0.10
     flag_min_px: int = 20
-    threshold: float = 0.03
+    threshold: float = 0.01
     soft_band: int = 2
     ink_percentile: float = 25.0
     core_depth: float = 14.0

@@ -174,6 +174,12 @@ def main(argv=None) -> int:
         print(f"| {name} | {m['near']:.4f} | {m['page']:.4f} | {m['page_max']:.4f} | {m['flagged']}/{len(rows)} | "
               f"{m['fixed_near']:.4f} | {m['fixed_page']:.4f} | {m['fixed_flagged']}/{len(rows)} | "
               f"{m['fixed_dL']:.3f} | {m['fixed_ink_chroma']:.2f} |")
+    cols = ["flat"] + [f"flat_blur{s}" for s in SIGMAS] + ["gt"] + (["model"] if "model" in names else [])
+    print("\nPer page, near-line / page score:\n")
+    print("| page | " + " | ".join(cols) + " |")
+    print("|---" * (len(cols) + 1) + "|")
+    for p, row in results.items():
+        print(f"| {Path(p).stem} | " + " | ".join(f"{row[c]['near']:.3f} / {row[c]['page']:.3f}" for c in cols) + " |")
     mono = {}
     for base in ("flat", "gt"):
         seq = [base] + [f"{base}_blur{s}" for s in SIGMAS]

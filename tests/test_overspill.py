@@ -19,7 +19,7 @@ from mangacolor.core.imageio import read_page
 from mangacolor.core.pipeline import combine_lab
 
 #: Color pages with ink lines: a color manga page (OpenMantra) and cel-shaded art on white (godot-vn).
-CALIBRATION = ["openmantra/tencho_isoro_003.jpg", "openmantra/tencho_isoro_018.jpg", "godot-vn/Tachie-welcome.jpg"]
+CALIBRATION = ["openmantra/tencho_isoro_003.jpg", "godot-vn/Tachie-welcome.jpg"]
 SIGMAS = (2, 6, 12)
 
 
@@ -173,7 +173,7 @@ def test_fix_neutralizes_color_painted_over_ink(cases):
 
 
 def test_fix_strength_blends_between_raw_and_flat(cases):
-    page = cases["openmantra/tencho_isoro_018.jpg"]
+    page = cases["godot-vn/Tachie-welcome.jpg"]
     x, rep, _, _ = page["cases"]["blur6"]
     L = page["L"]
     assert np.array_equal(ov.fix_overspill(L, x, 0.0, report=rep), x)
@@ -245,7 +245,10 @@ def test_fix_keeps_lightness_where_flat_colors_leave_the_gamut(bw_pages):
 def test_model_output_case_with_tiny_model(tiny_model_path, bw_pages):
     from mangacolor.core.pipeline import Colorizer
 
-    page = read_page(bw_pages[0])
+    from mangacolor.core.imageio import Page
+
+    full = read_page(bw_pages[0])
+    page = Page(rgb=np.ascontiguousarray(full.rgb[200:1200, 100:900]), name=full.name, is_gray=True)  # 800x1000
     colorizer = Colorizer.from_checkpoint(tiny_model_path, device="cpu")
     result = colorizer.colorize_page(page)
     fixed_page, rep = ov.fix_colorized(result, 1.0, gray=page.gray)

@@ -212,7 +212,8 @@ class OverspillReport:
         seconds: wall time of the analysis.
         params: the parameters used.
         n_regions: number of regions.
-        counts: pixel counts (``interior``, ``near_line``, ``bleed``, ``off``, ``ink``).
+        counts: pixel counts (``interior``, ``near_line``, ``bleed``, ``off``, ``ink``) and region
+            counts (``two_color_regions``, ``clear_two_color_regions``).
     """
 
     near_line_score: float
@@ -256,7 +257,9 @@ class OverspillReport:
             "n_regions": int(self.n_regions),
             "n_flagged_regions": len(self.regions),
             "flagged_by_kind": kinds,
-            "pixels": {k: int(v) for k, v in self.counts.items()},
+            "two_color_regions": int(self.counts.get("two_color_regions", 0)),
+            "clear_two_color_regions": int(self.counts.get("clear_two_color_regions", 0)),
+            "pixels": {k: int(v) for k, v in self.counts.items() if not k.endswith("_regions")},
             "seconds": round(float(self.seconds), 3),
             "params": self.params.to_dict(),
             "regions": [r.to_dict() for r in self.regions[:max_regions]],

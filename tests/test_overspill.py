@@ -312,13 +312,16 @@ def test_check_json_schema_and_heatmap(colorized_files, tmp_path, capsys):
     d = json.loads(capsys.readouterr().out)
     expect = {"colorized": str, "original": str, "heatmap": str, "near_line_score": float, "page_score": float,
               "flagged": bool, "threshold": float, "width": int, "height": int, "n_regions": int,
-              "n_flagged_regions": int, "flagged_by_kind": dict, "pixels": dict, "seconds": float,
+              "n_flagged_regions": int, "flagged_by_kind": dict, "two_color_regions": int,
+              "clear_two_color_regions": int, "pixels": dict, "seconds": float,
               "params": dict, "regions": list}
     for key, typ in expect.items():
         assert isinstance(d[key], typ), key
     assert d["flagged"] and 0 < d["near_line_score"] <= 1 and 0 < d["page_score"] <= 1
     assert (d["width"], d["height"]) == read_page(original).size
     assert set(d["flagged_by_kind"]) == {"bleed", "off", "two_color"}
+    assert set(d["pixels"]) == {"interior", "near_line", "bleed", "off", "ink"}
+    assert d["pixels"]["bleed"] <= d["pixels"]["near_line"] <= d["pixels"]["interior"]
     r = d["regions"][0]
     assert set(r) >= {"label", "area", "median_ab", "kind", "bbox"} and len(r["median_ab"]) == 2
     hm = read_page(heat)

@@ -1,5 +1,8 @@
 """The Settings dialog: device, half precision, render size, output format, folders, overspill.
 
+(Batch jobs carry their own settings in the Batch tab; the fields this dialog does not show are
+kept as they are.)
+
 It edits a :class:`mangacolor.core.settings.Settings` (the versioned JSON file in the user
 config directory; window geometry stays in ``QSettings``) and writes it only on OK.
 "Reset to defaults" fills the widgets with ``Settings()``; nothing is written until OK.
@@ -116,13 +119,11 @@ class SettingsDialog(QDialog):
         self.threshold_spin.setToolTip("A page is flagged for overspill when more than this share of its "
                                        "non-ink area bleeds across lines or is off its region's color.")
         self.fix_check = QCheckBox("Fix overspill by default (flat color per line-bounded region)", self)
-        self.skip_check = QCheckBox("Batch: copy pages that are already in color through unchanged", self)
         col = QGroupBox("Colorizing", self)
         f2 = QFormLayout(col)
         f2.addRow("Default render size:", self.render_spin)
         f2.addRow("Overspill threshold:", self.threshold_spin)
         f2.addRow("", self.fix_check)
-        f2.addRow("", self.skip_check)
 
         # output
         self.format_combo = QComboBox(self)
@@ -180,7 +181,6 @@ class SettingsDialog(QDialog):
         self.render_spin.setValue(int(min(max(s.render_size, RENDER_MIN), RENDER_MAX)))
         self.threshold_spin.setValue(float(s.overspill_threshold) * 100.0)
         self.fix_check.setChecked(bool(s.fix_overspill))
-        self.skip_check.setChecked(bool(s.skip_colored))
         fi = self.format_combo.findData(s.output_format)
         self.format_combo.setCurrentIndex(max(fi, 0))
         self.quality_spin.setValue(int(s.output_quality))
@@ -198,7 +198,6 @@ class SettingsDialog(QDialog):
                        render_size=int(self.render_spin.value()),
                        overspill_threshold=round(float(self.threshold_spin.value()) / 100.0, 6),
                        fix_overspill=self.fix_check.isChecked(),
-                       skip_colored=self.skip_check.isChecked(),
                        output_format=str(self.format_combo.currentData()),
                        output_quality=int(self.quality_spin.value()),
                        open_folder=self.open_folder.text(),

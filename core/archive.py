@@ -18,14 +18,12 @@ archives store images uncompressed (they are already compressed) and are written
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional, Union
 from xml.sax.saxutils import escape
 
-from .imageio import IMAGE_SUFFIXES, natural_key, new_file_mode
+from .imageio import IMAGE_SUFFIXES, atomic_writer, natural_key
 
 __all__ = [
     "ArchiveError",
@@ -229,34 +227,18 @@ def write_cbz(path: Union[str, Path], pages: Iterable[tuple[str, Union[bytes, Ca
         ArchiveError: an unsafe or duplicate entry name. OSError: the file cannot be written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        os.chmod(tmp, new_file_mode(path))
-    except OSError:
-        pass
     seen = set()
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
-                if comicinfo is not None:
-                    seen.add(COMICINFO_NAME.lower())
-                    zf.writestr(_entry(COMICINFO_NAME), comicinfo, compress_type=zipfile.ZIP_DEFLATED)
-                for name, data in pages:
-                    if _unsafe(name) or not name:
-                        raise ArchiveError(f"{path}: refused entry name {name!r}")
-                    if name.lower() in seen:
-                        raise ArchiveError(f"{path}: duplicate entry {name!r}")
-                    seen.add(name.lower())
-                    blob = data() if callable(data) else data
-                    zf.writestr(_entry(name), blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_writer(path) as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
+            if comicinfo is not None:
+                seen.add(COMICINFO_NAME.lower())
+                zf.writestr(_entry(COMICINFO_NAME), comicinfo, compress_type=zipfile.ZIP_DEFLATED)
+            for name, data in pages:
+                if _unsafe(name) or not name:
+                    raise ArchiveError(f"{path}: refused entry name {name!r}")
+                if name.lower() in seen:
+                    raise ArchiveError(f"{path}: duplicate entry {name!r}")
+                seen.add(name.lower())
+                blob = data() if callable(data) else data
+                zf.writestr(_entry(name), blob)
     return path

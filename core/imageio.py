@@ -9,15 +9,16 @@ complete.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import tempfile
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Optional, Union
+from typing import BinaryIO, Iterable, Iterator, Optional, Union
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
@@ -33,6 +34,7 @@ __all__ = [
     "decode_page",
     "write_image",
     "atomic_write_bytes",
+    "atomic_writer",
     "new_file_mode",
     "natural_key",
     "collect_sources",
@@ -209,13 +211,18 @@ def new_file_mode(path: Union[str, Path]) -> int:
         return 0o666 & ~_UMASK
 
 
-def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename).
+@contextlib.contextmanager
+def atomic_writer(path: Union[str, Path]) -> Iterator[BinaryIO]:
+    """Open a binary file that appears at ``path`` only when the ``with`` block succeeds.
 
-    The file gets the permissions of :func:`new_file_mode`.
+    The data goes to a temporary file in the same folder (``.NAME.XXXX.part``), is flushed and
+    fsynced, and is renamed over ``path`` (``os.replace``, atomic on POSIX and Windows). On any
+    exception, cancel or kill before the rename the target is untouched and the temporary file
+    is removed (or, after a hard kill, left as a ``.part`` that batch jobs clean up). The file gets
+    the permissions of :func:`new_file_mode`.
 
     Raises:
-        OSError: the folder cannot be created or written; the target is left untouched.
+        OSError: the folder cannot be created or written.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -226,7 +233,7 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
         except OSError:
             pass
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -236,6 +243,16 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`).
+
+    Raises:
+        OSError: the folder cannot be created or written; the target is left untouched.
+    """
+    with atomic_writer(path) as f:
+        f.write(data)
 
 
 _FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "tif": "TIFF", "tiff": "TIFF", "bmp": "BMP"}

@@ -23,8 +23,6 @@ under ``data/``, ``mergedimage.png`` and ``Thumbnails/thumbnail.png`` (at most 2
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 from PIL import Image
 
-from .imageio import new_file_mode
+from .imageio import atomic_writer
 
 __all__ = ["Layer", "LAYER_FORMATS", "COLOR_BASE_LIGHTNESS", "page_layers", "composite", "write_psd", "write_ora",
            "write_layers", "LayersError"]
@@ -141,24 +139,8 @@ def _check(layers: Sequence[Layer]) -> tuple[int, int]:
 
 
 def _atomic_write(path: Path, write) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        os.chmod(tmp, new_file_mode(path))
-    except OSError:
-        pass
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_writer(path) as f:
+        write(f)
     return path
 
 

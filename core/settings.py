@@ -64,7 +64,7 @@ class Settings:
     open_folder: str = ""
     save_folder: str = ""
     model: str = "starter"
-    overspill_threshold: float = 0.05
+    overspill_threshold: float = 0.01  # = OverspillParams.threshold (docs/overspill.md calibration)
     fix_overspill: bool = False
     skip_colored: bool = True
 

@@ -39,3 +39,9 @@ def test_invalid_values_and_corrupt_file_fall_back(tmp_path):
                                                                              d.half_precision, d.device)
     p.write_text("{broken")
     assert load_settings(p) == Settings()
+
+
+def test_default_overspill_threshold_is_the_calibrated_one():
+    from mangacolor.core.overspill import OverspillParams
+
+    assert Settings().overspill_threshold == OverspillParams().threshold

@@ -28,7 +28,7 @@ from mangacolor.core.pipeline import Colorizer, page_lightness
 from mangacolor.core.progress import Progress
 from mangacolor.core.training import zhang
 from mangacolor.core.training.config import PRESETS, ConfigError, TrainConfig
-from mangacolor.core.training.data import ColorCropDataset, group_key, load_color_images
+from mangacolor.core.training.data import ColorCropDataset, group_key
 from mangacolor.core.training.state import STATE_FILE, load_state
 from mangacolor.core.training.trainer import (Trainer, TrainError, build_training_model, compute_loss,
                                               lr_factor, prepare_data)
@@ -440,3 +440,15 @@ def test_models_that_cannot_be_loaded_give_one_line_errors(color_dir, tiny_model
         rc, err = _run_cli(capsys, "--data", str(color_dir), "--init", str(init), "--out", str(tmp_path / "o"))
         assert rc == 2 and "cannot load the model" in err and expected in err, err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_regression_losses_on_real_colors(color_pages):
+    lab = srgb_to_lab(read_page(color_pages[1]).rgb[::8, ::8][:64, :64])
+    ab = torch.from_numpy(lab[..., 1:].transpose(2, 0, 1).copy())[None]
+    gray = torch.zeros_like(ab)
+    l1, l1c = compute_loss("l1", gray, ab).item(), compute_loss("l1-chroma", gray, ab).item()
+    mse, huber = compute_loss("mse", gray, ab).item(), compute_loss("huber", gray, ab).item()
+    assert l1 == pytest.approx(float(ab.abs().mean()) / 127, rel=1e-5)
+    assert mse == pytest.approx(float((ab ** 2).mean()) / 127 ** 2, rel=1e-5)
+    assert l1c > l1 and 0 < huber <= l1
+    assert compute_loss("l1-chroma", ab, ab).item() == 0.0

@@ -14,8 +14,9 @@ from typing import Any, Optional, Union
 
 __all__ = ["TrainConfig", "PRESETS", "LOSSES", "ConfigError"]
 
-#: Loss names: ``mse`` (Koalarization paper), ``l1``, ``huber``, ``classification`` (Zhang et al. 2016).
-LOSSES = ("mse", "l1", "huber", "classification")
+#: Loss names: ``mse`` (Koalarization paper), ``l1``, ``huber``, ``l1-chroma`` (L1 weighted by the
+#: target chroma, the starter model's loss), ``classification`` (Zhang et al. 2016).
+LOSSES = ("mse", "l1", "huber", "l1-chroma", "classification")
 
 
 class ConfigError(ValueError):

@@ -336,7 +336,9 @@ def compute_loss(kind: str, output: torch.Tensor, ab: torch.Tensor,
     """Training loss.
 
     Args:
-        kind: ``mse`` / ``l1`` / ``huber`` (on a*b*/127, ``output`` is a*b* (B, 2, H, W)) or
+        kind: ``mse`` / ``l1`` / ``huber`` (on a*b*/127, ``output`` is a*b* (B, 2, H, W)),
+            ``l1-chroma`` (L1 on a*b*/127 weighted per pixel by ``1 + C*ab / 25`` of the target, so
+            saturated colors count more: the loss the starter model was trained with) or
             ``classification`` (``output`` is (B, 313, h, w) logits; :func:`.zhang.classification_loss`).
         output: network output (see ``kind``).
         ab: float (B, 2, H, W) target a*b* in CIE units.
@@ -354,6 +356,9 @@ def compute_loss(kind: str, output: torch.Tensor, ab: torch.Tensor,
         return F.l1_loss(pred, target)
     if kind == "huber":
         return F.huber_loss(pred, target, delta=0.05) / 0.05
+    if kind == "l1-chroma":
+        weight = 1.0 + torch.sqrt((ab.float() ** 2).sum(1, keepdim=True)) / 25.0
+        return ((pred - target).abs() * weight).mean()
     raise ValueError(f"unknown loss {kind!r}")
 
 
@@ -610,7 +615,7 @@ class Trainer:
             "crop": c.size, "manga_look": c.manga, "seed": c.seed, "device": str(self.device),
             "frozen_extractor": bool(getattr(self.model, "freeze_extractor", False)),
             "cached_embeddings": self.cache_embeddings,
-            "minutes": round((self._elapsed() ) / 60.0, 2),
+            "minutes": round(self._elapsed() / 60.0, 2),
             "final": final,
             "config": c.to_dict(),
         }

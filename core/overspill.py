@@ -118,6 +118,9 @@ class OverspillParams:
             median gray of its (nearest) region and the page's ink gray ``g_ink``; ink pixels at
             least as dark as ``g_ink`` are fully neutral.
         ink_percentile: ``g_ink`` is this percentile of the gray values under the ink mask.
+        gamut_quantile: fix: each region's flat chroma is scaled to what this quantile of its
+            pixels can show in sRGB at their L* (0.5: the median pixel; higher keeps more color on
+            mid-tones, lower keeps L* more exactly on light pixels).
         core_depth: per-region statistics (median, 2-means) use the pixels farther than this
             (px) from ink when a region has enough of them: bleeding rarely reaches that deep.
         stat_stride: per-region statistics use every ``stat_stride``-th interior pixel in each
@@ -147,6 +150,7 @@ class OverspillParams:
     threshold: float = 0.01
     soft_band: int = 2
     ink_percentile: float = 25.0
+    gamut_quantile: float = 0.6
     core_depth: float = 14.0
     stat_stride: int = 2
     kmeans_iters: int = 4
@@ -299,8 +303,9 @@ def _check_gray(gray: np.ndarray) -> np.ndarray:
 _AB_LO, _AB_BIN, _NBINS = -128.0, 0.5, 512
 
 
-def _label_medians(lab: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
-    """Per-label median of ``v`` (float, a*b* range) via per-label histograms (0.5-unit bins).
+def _label_medians(lab: np.ndarray, v: np.ndarray, n: int, quantile: float = 0.5) -> np.ndarray:
+    """Per-label median (or other quantile) of ``v`` (float, a*b* range) via per-label histograms
+    (0.5-unit bins).
 
     lab: int (N,) in [0, n); returns float32 (n,) (0 for empty labels).
     """
@@ -311,13 +316,13 @@ def _label_medians(lab: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
         hist = np.bincount(key, minlength=n * _NBINS).reshape(n, _NBINS)
         cum = np.cumsum(hist, axis=1)
         cnt = cum[:, -1]
-        half = (cnt + 1) // 2
-        idx = (cum < half[:, None]).sum(axis=1)
+        rank = np.maximum(1, np.ceil(cnt * quantile)).astype(np.int64)
+        idx = (cum < rank[:, None]).sum(axis=1)
     else:  # very many labels: sort instead of a dense histogram
         key = np.sort(key)
         cnt = np.bincount(lab, minlength=n)
         start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-        pos = np.minimum(start + (cnt - 1) // 2, max(len(key) - 1, 0))
+        pos = np.minimum(start + np.maximum(0, np.ceil(cnt * quantile).astype(np.int64) - 1), max(len(key) - 1, 0))
         idx = key[pos] % _NBINS if len(key) else np.zeros(n, np.int64)
     good = cnt > 0
     out[good] = _AB_LO + (idx[good] + 0.5) * _AB_BIN
@@ -718,7 +723,7 @@ def fit_chroma_to_gamut(lightness: np.ndarray, ab: np.ndarray, iters: int = 7) -
 
 
 def _region_gamut_scale(lightness: np.ndarray, flat: np.ndarray, labels: np.ndarray, free: np.ndarray,
-                        stride: int = 2) -> np.ndarray:
+                        quantile: float = 0.5, stride: int = 2) -> np.ndarray:
     """Per-label chroma scale (n,) so that most pixels of each region keep their L* in sRGB.
 
     The scale of a region is the median, over its pixels (a stride grid), of the largest chroma
@@ -737,7 +742,7 @@ def _region_gamut_scale(lightness: np.ndarray, flat: np.ndarray, labels: np.ndar
     lab = labels[sel]
     L = np.clip(lightness[sel], 0.0, 100.0).astype(np.float32)
     s = _chroma_scale(L, flat[sel, 0], flat[sel, 1], iters=6)
-    med = _label_medians(lab, s * 200.0 - 100.0, n)  # [0, 1] mapped onto the median histogram's range
+    med = _label_medians(lab, s * 200.0 - 100.0, n, quantile)  # [0, 1] mapped onto the histogram's range
     scale = np.clip((med + 100.0) / 200.0, 0.0, 1.0)
     scale[np.bincount(lab, minlength=n) == 0] = 1.0
     return scale.astype(np.float32)
@@ -820,7 +825,8 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
     else:
         near_label = report.labels
     if keep_gamut and (~ink).any():
-        flat *= _region_gamut_scale(lightness, flat, report.labels, ~ink)[near_label][..., None]
+        scale = _region_gamut_scale(lightness, flat, report.labels, ~ink, p.gamut_quantile)
+        flat *= scale[near_label][..., None]
     out = ab + np.float32(strength) * (flat - ab)
     return out.astype(np.float32)
 

@@ -68,7 +68,7 @@ from .progress import Progress
 
 __all__ = ["ExperimentConfig", "ExperimentError", "EvalSet", "run_experiment", "evaluate_model",
            "prepare_eval_set", "contact_sheet", "format_table", "format_sweep", "choose_default", "promote_model",
-           "write_report", "RESULT_FILE", "REPORT_BEGIN", "REPORT_END"]
+           "write_report", "paired_difference", "RESULT_FILE", "REPORT_BEGIN", "REPORT_END"]
 
 log = logging.getLogger(__name__)
 
@@ -379,7 +379,8 @@ def evaluate_model(model: torch.nn.Module, card: Optional[dict], es: EvalSet, ev
     """Measure one model on an :class:`EvalSet` through the page pipeline, on the CPU.
 
     Returns:
-        (metrics, images). metrics: psnr (dB, mean over images, capped at 100), gray_psnr,
+        (metrics, images). metrics: psnr (dB, mean over images, capped at 100), psnr_per_image
+        (the same, per image, for paired comparisons), gray_psnr,
         psnr_gain (dB), ssim, gray_ssim, colorfulness (mean Hasler–Süsstrunk M of the outputs),
         colorfulness_gt, colorfulness_ratio (output / ground truth), overspill_raw and
         overspill_fixed (mean near-line score in [0, 1] on the pages, None without pages),
@@ -448,7 +449,8 @@ def _evaluate(model: torch.nn.Module, card: Optional[dict], es: EvalSet, evaluat
         ms = (time.perf_counter() - t0) * 1000.0
     n_all = sum(p.numel() for p in model.parameters())
     metrics = {
-        "psnr": float(np.mean(ps)), "gray_psnr": float(np.mean(es.gray_psnr)),
+        "psnr": float(np.mean(ps)), "psnr_per_image": [round(float(v), 4) for v in ps],
+        "gray_psnr": float(np.mean(es.gray_psnr)),
         "psnr_gain": float(np.mean(ps) - np.mean(es.gray_psnr)),
         "ssim": float(np.mean(ss)), "gray_ssim": float(np.mean(es.gray_ssim)),
         "colorfulness": float(np.mean(cf)), "colorfulness_gt": float(np.mean(cg)),
@@ -573,40 +575,63 @@ def _arch_text(model_cfg: dict) -> str:
     return str(name)
 
 
-#: Ties in PSNR closer than this (dB) are broken by the colorfulness ratio.
+#: Fallback tie band (dB) when per-image PSNRs are not available.
 TIE_DB = 0.1
+#: Tolerance on the colorfulness ratio when a model must not be grayer than the reference.
+COLOR_TOL = 0.02
+
+
+def paired_difference(a: dict, b: dict) -> tuple[float, float]:
+    """Mean per-image PSNR difference a - b (dB) and twice its standard error (paired over the
+    same validation images); (mean difference, TIE_DB) when per-image values are missing."""
+    pa, pb = a.get("psnr_per_image"), b.get("psnr_per_image")
+    if not pa or not pb or len(pa) != len(pb) or len(pa) < 2:
+        return float(a["psnr"] - b["psnr"]), TIE_DB
+    d = np.asarray(pa, np.float64) - np.asarray(pb, np.float64)
+    return float(d.mean()), float(2.0 * d.std(ddof=1) / math.sqrt(len(d)))
 
 
 def choose_default(results: list, reference: Optional[dict] = None) -> dict:
     """The documented rule for the default model.
 
-    Rule: the best trained model is the one with the highest validation PSNR (the same gray
-    input for all, so also the largest gain over gray); models within :data:`TIE_DB` dB of it
-    are ranked by the colorfulness ratio closest to 1 (less sepia / desaturation), then by fewer
-    CPU ms per page. It replaces the reference (the current starter) only when its PSNR beats
-    the reference's on the same images by more than :data:`TIE_DB` dB.
+    Rule: (1) the trained model with the highest mean validation PSNR leads; every model whose
+    PSNR is not significantly lower (paired over the same images: mean difference > -2 standard
+    errors) is tied with it; among the tied ones the best has the colorfulness ratio closest to
+    1 (MSE-trained models turn gray and sepia, and a grayer output loses little PSNR), then the
+    fewest CPU ms per page. (2) It replaces the reference (the current starter model) only when
+    its PSNR is significantly higher than the reference's on the same images (paired mean
+    difference > 2 standard errors) and it is not grayer (colorfulness ratio at least the
+    reference's minus :data:`COLOR_TOL`).
 
     Returns:
-        {"best": label or None, "promote": bool, "reason": one line}.
+        {"best": label or None, "promote": bool, "tied": [labels], "reason": one line}.
     """
     cand = [r for r in results if not r.get("reference") and r.get("metrics", {}).get("psnr") is not None]
     if not cand:
-        return {"best": None, "promote": False, "reason": "no trained model was measured"}
-    top = max(r["metrics"]["psnr"] for r in cand)
-    near = [r for r in cand if r["metrics"]["psnr"] >= top - TIE_DB]
-    near.sort(key=lambda r: (abs(1.0 - r["metrics"]["colorfulness_ratio"]), r["metrics"].get("cpu_ms_network") or 0))
-    best = near[0]
+        return {"best": None, "promote": False, "tied": [], "reason": "no trained model was measured"}
+    top = max(cand, key=lambda r: r["metrics"]["psnr"])
+    tied = []
+    for r in cand:
+        diff, band = paired_difference(r["metrics"], top["metrics"])
+        if diff >= -band:
+            tied.append(r)
+    tied.sort(key=lambda r: (abs(1.0 - r["metrics"]["colorfulness_ratio"]), r["metrics"].get("cpu_ms_network") or 0))
+    best = tied[0]
     bm = best["metrics"]
+    names = [r["label"] for r in tied]
+    lead = (f"{best['label']} ({bm['psnr']:.2f} dB, colorfulness ratio {bm['colorfulness_ratio']:.2f}) is the best "
+            f"trained model ({len(tied)} within the noise of the top PSNR: {', '.join(names)})")
     if reference is None:
-        return {"best": best["label"], "promote": True,
-                "reason": f"{best['label']}: highest validation PSNR ({bm['psnr']:.2f} dB); no reference to beat"}
+        return {"best": best["label"], "promote": True, "tied": names, "reason": f"{lead}; no reference to beat"}
     rm = reference["metrics"]
-    if bm["psnr"] > rm["psnr"] + TIE_DB:
-        return {"best": best["label"], "promote": True,
-                "reason": f"{best['label']} ({bm['psnr']:.2f} dB) beats {reference['label']} ({rm['psnr']:.2f} dB)"}
-    return {"best": best["label"], "promote": False,
-            "reason": f"{best['label']} is the best trained model ({bm['psnr']:.2f} dB) but does not beat "
-                      f"{reference['label']} ({rm['psnr']:.2f} dB) on the same validation images"}
+    diff, band = paired_difference(bm, rm)
+    versus = (f"PSNR {diff:+.2f} +/- {band:.2f} dB (2 SE, paired) and colorfulness ratio "
+              f"{bm['colorfulness_ratio']:.2f} vs {rm['colorfulness_ratio']:.2f} against {reference['label']}")
+    if diff > band and bm["colorfulness_ratio"] >= rm["colorfulness_ratio"] - COLOR_TOL:
+        return {"best": best["label"], "promote": True, "tied": names, "reason": f"{lead}; it replaces the reference: {versus}"}
+    why = "not significantly better" if diff <= band else "grayer"
+    return {"best": best["label"], "promote": False, "tied": names,
+            "reason": f"{lead}; the reference stays ({why}): {versus}"}
 
 
 # ----------------------------------------------------------------------------------- runner
@@ -672,6 +697,7 @@ class _Runner:
         self.cfg, self.out, self.progress, self.say = cfg, out, progress, say
         self.eval_set: Optional[EvalSet] = None
         self.images: dict = {}
+        self.remeasure = False
 
     # one training run, resumable; returns (result dict, images)
     def run_model(self, entry: dict, run_dir: Path, lr: Optional[float] = None) -> dict:
@@ -683,6 +709,8 @@ class _Runner:
         label = entry["label"] if lr is None else f"{entry['label']} lr {lr:g}"
         done = _read_json(run_dir / RESULT_FILE)
         if done and done.get("status") == "finished":
+            if self.remeasure or "psnr_per_image" not in done.get("metrics", {}):
+                return self.measure_again(done, run_dir, label)
             self.say(f"{label}: already measured ({run_dir / RESULT_FILE}), skipped")
             self.images[label] = _load_images(run_dir)
             return done
@@ -694,9 +722,8 @@ class _Runner:
         if entry.get("autoencoder") is not None:
             ae_summary, extra_seconds = self.autoencoder(entry, run_dir)
             model_cfg["extractor_weights"] = ae_summary["path"]
-            # the architecture of the encoder goes into the config: a checkpoint rebuilds it without the file
-            model_cfg["extractor_kwargs"] = {**(model_cfg.get("extractor_kwargs") or {}),
-                                             "width": ae_summary["width"], "dim": ae_summary["dim"]}
+            # the extractor's name encodes its architecture: a checkpoint rebuilds it without the file
+            model_cfg["extractor"] = ae_summary["extractor"]
         init = run_dir / "init.safetensors"
         if not init.exists():
             torch.manual_seed(int(b["seed"]))
@@ -719,7 +746,9 @@ class _Runner:
             else:
                 self.say(f"{label}: training {tc.max_steps} steps of {tc.batch_size} x {tc.size} px crops, lr {tc.lr:g}")
                 trainer = Trainer(tc, progress=self.progress, callbacks=cb)
-            summary = trainer.run()
+            with warnings.catch_warnings():  # skimage reports every out-of-gamut L*a*b* -> sRGB clip
+                warnings.filterwarnings("ignore", message="Conversion from CIE-LAB")
+                summary = trainer.run()
         except TrainError as e:
             raise ExperimentError(f"{label}: {e}") from None
         if summary.get("status") != "finished":
@@ -732,7 +761,7 @@ class _Runner:
         fm = summary.get("final_metrics") or {}
         result = {
             "label": entry["label"], "status": "finished", "lr": tc.lr, "model": entry["model"],
-            "architecture_text": _arch_text(entry["model"]), "checkpoint": summary["last"],
+            "architecture_text": _arch_text(entry["model"]), "checkpoint": str(Path(summary["last"]).resolve()),
             "train_seconds": round(float(summary.get("minutes", 0.0)) * 60.0 + extra_seconds, 1),
             "autoencoder": ae_summary,
             "trainable_parameters": _trainable(model),
@@ -748,6 +777,25 @@ class _Runner:
                  f"colorfulness ratio {m['colorfulness_ratio']:.2f}, {result['train_seconds']:.0f} s training")
         return result
 
+    def measure_again(self, done: dict, run_dir: Path, label: str) -> dict:
+        """Evaluate a finished run's final checkpoint again (no training); update its result."""
+        from .checkpoint import CheckpointError, load_checkpoint
+
+        self.ensure_eval()
+        try:
+            model, card = load_checkpoint(run_dir / "last.safetensors")
+        except CheckpointError as e:
+            raise ExperimentError(f"{label}: {e}") from None
+        self.say(f"{label}: measuring the trained model again ({run_dir / 'last.safetensors'})")
+        metrics, images = evaluate_model(model, card, self.eval_set, self.cfg.evaluation,
+                                         threads=int(self.cfg.budget["threads"]))
+        done = {**done, "metrics": metrics, "validation_files": self.eval_set.files,
+                "checkpoint": str((run_dir / "last.safetensors").resolve())}
+        _save_images(run_dir, images)
+        _write_json(run_dir / RESULT_FILE, done)
+        self.images[label] = images
+        return done
+
     def _trainer_callback(self, label: str):
         def cb(ev):
             if ev.kind == "step" and (ev.step % 25 == 0 or ev.step == ev.total_steps):
@@ -756,13 +804,14 @@ class _Runner:
 
     def autoencoder(self, entry: dict, run_dir: Path) -> tuple[dict, float]:
         """Train (or reuse) the conv_autoencoder extractor of ``entry``; (summary, seconds)."""
-        from .models.autoencoder import AutoencoderError, read_encoder_info, train_autoencoder
+        from .models.autoencoder import AutoencoderError, extractor_name, read_encoder_info, train_autoencoder
 
         path = run_dir / "autoencoder_encoder.safetensors"
         if path.exists():
             info = read_encoder_info(path)
             self.say(f"{entry['label']}: reusing the trained autoencoder {path}")
-            return {**info, "path": str(path)}, float(info.get("seconds", 0.0))
+            return ({**info, "path": str(path), "extractor": extractor_name(info["width"], info["dim"])},
+                    float(info.get("seconds", 0.0)))
         s = dict(entry["autoencoder"])
         b = self.cfg.budget
         self.say(f"{entry['label']}: training the autoencoder feature extractor ({s.get('steps', 300)} steps)")
@@ -834,7 +883,7 @@ def _trainable(model: torch.nn.Module) -> int:
 
 
 def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optional[Progress] = None,
-                   log_fn: Optional[Callable[[str], None]] = None) -> dict:
+                   log_fn: Optional[Callable[[str], None]] = None, remeasure: bool = False) -> dict:
     """Run an experiment (see the module docstring); resumable.
 
     Args:
@@ -843,6 +892,9 @@ def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optio
             ``results.json``, ``table.md``, ``contact_sheet.png``.
         progress: cancel between and inside trainings (finished models keep their results).
         log_fn: receives one line per event (default: the module logger).
+        remeasure: evaluate the final checkpoints of finished models again (no retraining),
+            e.g. after a change of the evaluation; results without per-image numbers are always
+            measured again.
 
     Returns:
         {"results": [...], "reference": {...} or None, "sweep": [...], "decision": {...},
@@ -857,6 +909,7 @@ def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optio
     say = log_fn or (lambda s: log.info("%s", s))
     t0 = time.time()
     r = _Runner(cfg, out, progress, say)
+    r.remeasure = bool(remeasure)
     r.data_dir, r.val_dir = _link_files(cfg, out)
     _write_json(out / "experiment.json", cfg.to_dict())
     results, sweep = [], []
@@ -975,9 +1028,13 @@ def write_report(summary: dict, path: Union[str, Path], command: str = "") -> Pa
     lines = [REPORT_BEGIN, ""]
     if command:
         lines += ["Produced by:", "", "```", command, "```", ""]
+    runs = list(summary.get("results", [])) + [x for x in summary.get("sweep", []) if not x.get("shared_with_main_run")]
+    train_min = sum(float(x.get("train_seconds") or 0.0) for x in runs) / 60.0
     lines += [f"Run: {time.strftime('%Y-%m-%d', time.gmtime())}, {platform.machine()} CPU "
               f"({os.cpu_count()} cores, shared with other jobs), torch {torch.__version__}, "
-              f"{b.get('threads')} torch thread(s); experiment wall time {summary.get('seconds', 0) / 60:.1f} min.",
+              f"{b.get('threads')} torch thread(s). Training time of the {len(runs)} runs: {train_min:.1f} min in all; "
+              f"the last invocation took {summary.get('seconds', 0) / 60:.1f} min (finished runs are reused, "
+              "only measured again when the evaluation changed or with `--remeasure`).",
               "",
               f"Budget per model: {b.get('steps')} optimizer steps of {b.get('batch_size')} crops of {b.get('size')} px "
               f"(short side {b.get('scale')} px before cropping), seed {b.get('seed')}, learning rate {b.get('lr')}, "
@@ -986,6 +1043,12 @@ def write_report(summary: dict, path: Union[str, Path], command: str = "") -> Pa
               f"{ev.get('max_side')} px, manga-look input) and {ev.get('page_count')} black-and-white pages "
               f"(overspill at {ev.get('page_max_side')} px long side; timing on the full page at render size "
               f"{ev.get('render_size')}).", "", summary.get("table", "").strip(), ""]
+    for x in summary.get("results", []):
+        ae = x.get("autoencoder")
+        if ae:
+            lines += [f"{x['label']}: the autoencoder trained {ae.get('steps')} steps of {ae.get('batch_size')} whole "
+                      f"images at {ae.get('size')} px in {float(ae.get('seconds', 0)):.0f} s (counted in its training "
+                      f"time); validation reconstruction MSE {ae.get('val_mse_before')} -> {ae.get('val_mse_after')}.", ""]
     if summary.get("sweep_table"):
         lines += ["Learning-rate sweep (everything else fixed):", "", summary["sweep_table"].strip(), ""]
     if sheet_name:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mangacolor.core.experiment import (REPORT_BEGIN, REPORT_END, ExperimentConfig, ExperimentError, choose_default,
-                                        contact_sheet, run_experiment, write_report)
+                                        contact_sheet, paired_difference, run_experiment, write_report)
 from mangacolor.core.imageio import read_page
 
 
@@ -81,16 +81,31 @@ def test_the_shipped_experiment_files_are_valid():
 
 
 def test_choose_default_rule():
-    def r(label, p, cr, ms=100.0):
-        return {"label": label, "metrics": {"psnr": p, "colorfulness_ratio": cr, "cpu_ms_network": ms, "psnr_gain": p - 25}}
+    def r(label, p, cr, ms=100.0, per=None):
+        m = {"psnr": p, "colorfulness_ratio": cr, "cpu_ms_network": ms, "psnr_gain": p - 25}
+        if per is not None:
+            m["psnr_per_image"] = per
+        return {"label": label, "metrics": m}
 
+    # without per-image values: a 0.1 dB tie band
     res = [r("a", 24.0, 0.5), r("b", 24.05, 0.2), r("c", 23.0, 1.0)]
     d = choose_default(res)
-    assert d["best"] == "a" and d["promote"]  # within 0.1 dB of b, colorfulness closer to 1
-    ref = dict(r("starter", 24.5, 0.6), reference=True)
-    d = choose_default(res, ref)
-    assert d["best"] == "a" and not d["promote"] and "does not beat" in d["reason"]
-    assert choose_default(res, dict(r("starter", 23.5, 0.6), reference=True))["promote"]
+    assert d["best"] == "a" and d["promote"] and d["tied"] == ["a", "b"]  # tied with b, more colorful
+    d = choose_default(res, dict(r("starter", 24.5, 0.6), reference=True))
+    assert d["best"] == "a" and not d["promote"] and "not significantly better" in d["reason"]
+    d = choose_default(res, dict(r("starter", 23.5, 0.6), reference=True))
+    assert not d["promote"] and "grayer" in d["reason"]  # higher PSNR, but grayer than the starter
+    assert choose_default(res, dict(r("starter", 23.5, 0.45), reference=True))["promote"]
+    # paired over images: a consistent small gain is significant, a noisy larger one is not
+    rng = np.random.default_rng(0)
+    base = rng.uniform(18, 28, 40)
+    steady = r("steady", float((base + 0.2).mean()), 0.5, per=list(base + 0.2 + rng.normal(0, 0.05, 40)))
+    ref = dict(r("starter", float(base.mean()), 0.5, per=list(base)), reference=True)
+    assert choose_default([steady], ref)["promote"]
+    noisy = r("noisy", float(base.mean()) + 0.3, 0.5, per=list(base + 0.3 + rng.normal(0, 3.0, 40)))
+    assert not choose_default([noisy], ref)["promote"]
+    diff, band = paired_difference(noisy["metrics"], ref["metrics"])
+    assert band > abs(diff) / 2 and band > 0.5
 
 
 def test_contact_sheet_layout():
@@ -153,6 +168,7 @@ def test_experiment_end_to_end_on_a_tiny_budget(shared_data, tmp_path, tiny_mode
     assert sum("already measured" in ln for ln in lines2) == 3
     assert not any("training" in ln and "steps of" in ln for ln in lines2)
     assert [r["metrics"]["psnr"] for r in s2["results"]] == [r["metrics"]["psnr"] for r in s["results"]]
+    assert len(s2["results"][0]["metrics"]["psnr_per_image"]) == 3
 
     # report block: written, then replaced in place (text around it kept)
     md = tmp_path / "docs" / "zoo.md"

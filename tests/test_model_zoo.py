@@ -169,14 +169,19 @@ def test_autoencoder_learns_and_becomes_a_frozen_extractor(shared_data, tmp_path
     assert s["val_mse_after"] < s["val_mse_before"]
     info = read_encoder_info(s["path"])
     assert info["width"] == 0.25 and info["dim"] == 32 and info["size"] == 32
-    m = build_model({"name": "koalarization", "extractor": "conv_autoencoder", "embedding": "prelogits",
-                     "extractor_size": 32, "width": 0.125, "extractor_weights": s["path"]})
+    assert s["extractor"] == "conv_autoencoder_w0p25_d32"  # the name carries the architecture
+    with pytest.raises(RuntimeError, match="conv_autoencoder_w0p25_d32"):  # a name that does not fit the file
+        build_model({"name": "koalarization", "extractor": "conv_autoencoder", "extractor_weights": s["path"]})
+    # the trainer's way: --backbone NAME --backbone-weights FILE (the file is not needed afterwards)
+    from mangacolor.core.training.config import TrainConfig
+    from mangacolor.core.training.trainer import build_training_model
+
+    m, _, _ = build_training_model(TrainConfig(data=["unused"], backbone=s["extractor"], backbone_weights=s["path"],
+                                               embedding="prelogits", extractor_size=32, width=0.125))
     saved = load_file(s["path"])
     for k, v in m.extractor.state_dict().items():
         torch.testing.assert_close(v, saved[k])
-    assert m.embedding_dim == 32
-    m.config.pop("extractor_weights")
-    m.config["extractor_kwargs"] = {"width": 0.25, "dim": 32}
+    assert m.embedding_dim == 32 and "extractor_weights" not in m.config
     ck = save_checkpoint(m, tmp_path / "koal_ae", {})
     (tmp_path / "enc.safetensors").unlink()
     m2, _ = load_checkpoint(ck)

@@ -43,6 +43,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="LABEL", help="run only these models")
     p.add_argument("--no-sweep", action="store_true", help="leave out the learning-rate sweep")
     p.add_argument("--no-reference", action="store_true", help="do not measure the reference model")
+    p.add_argument("--remeasure", action="store_true", help="evaluate the trained models again (no retraining)")
     p.add_argument("--report", type=Path, metavar="MD", help="also write the results block of this markdown page "
                    "(and its contact sheet next to it)")
     p.add_argument("--promote", metavar="LABEL", help="after the run, copy this model's checkpoint to --to")
@@ -87,7 +88,8 @@ def run_experiment_cmd(args) -> int:
         if args.no_reference:
             cfg.reference = None
         out = args.out or Path("runs") / cfg.name
-        summary = run_experiment(cfg, out, log_fn=lambda s: print(s, file=sys.stderr, flush=True))
+        summary = run_experiment(cfg, out, log_fn=lambda s: print(s, file=sys.stderr, flush=True),
+                                 remeasure=args.remeasure)
     except ExperimentError as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 2
@@ -138,4 +140,6 @@ def run_train_autoencoder(args) -> int:
         return 2
     print(f"encoder written to {s['path']} ({s['train_images']} training images, validation reconstruction MSE "
           f"{s['val_mse_before']:.4f} -> {s['val_mse_after']:.4f}, {s['seconds']:.0f} s)")
+    print(f"train a colorizer on it: mangacolor train --backbone {s['extractor']} --backbone-weights {s['path']} "
+          f"--embedding prelogits --extractor-size {s['size']} --data DIR ...")
     return 0

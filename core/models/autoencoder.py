@@ -17,12 +17,13 @@ size, input with the manga look (screentone, line darkening, JPEG noise), target
 the same input the extractor sees at inference. The encoder's weights are written to a
 ``.safetensors`` file and then frozen inside Koalarization.
 
-The encoder is registered in timm as ``conv_autoencoder``, so it is one more feature-extractor
-name: ``build_model({"name": "koalarization", "extractor": "conv_autoencoder",
-"extractor_weights": "encoder.safetensors", "extractor_size": 96})``, or
-``mangacolor train --backbone conv_autoencoder --backbone-weights encoder.safetensors``. The
-weights of a trained Koalarization checkpoint include the encoder, so the file is needed only
-to build a new model.
+The encoder is registered in timm as ``conv_autoencoder`` (width 1.0, 256-d embedding; other
+architectures are named like ``conv_autoencoder_w0p5_d128``, :func:`extractor_name`), so it is
+one more feature-extractor name: ``build_model({"name": "koalarization", "extractor":
+"conv_autoencoder", "embedding": "prelogits", "extractor_weights": "encoder.safetensors",
+"extractor_size": 96})``, or ``mangacolor train --backbone conv_autoencoder --backbone-weights
+encoder.safetensors``. The weights of a trained Koalarization checkpoint include the encoder and
+the name encodes its architecture, so the file is needed only to build a new model.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 from pathlib import Path
 from typing import Callable, Optional, Union
@@ -42,8 +44,9 @@ from torch import nn
 
 from ..color import lightness_to_gray_t, srgb_to_lab
 
-__all__ = ["AutoencoderExtractor", "ConvAutoencoder", "conv_autoencoder", "train_autoencoder",
-           "save_encoder", "read_encoder_info", "register_timm", "AutoencoderError", "EXTRACTOR_NAME"]
+__all__ = ["AutoencoderExtractor", "ConvAutoencoder", "conv_autoencoder", "train_autoencoder", "extractor_name",
+           "parse_extractor_name", "save_encoder", "read_encoder_info", "register_timm", "AutoencoderError",
+           "EXTRACTOR_NAME"]
 
 log = logging.getLogger(__name__)
 
@@ -174,19 +177,39 @@ def save_encoder(encoder: AutoencoderExtractor, path: Union[str, Path], info: di
     return path
 
 
+def extractor_name(width: float = 1.0, dim: int = 256) -> str:
+    """The timm name of an encoder architecture: ``conv_autoencoder`` for width 1.0 and 256
+    dimensions, else e.g. ``conv_autoencoder_w0p5_d128``. The name alone rebuilds the encoder
+    (a checkpoint's model card stores only the name)."""
+    if float(width) == 1.0 and int(dim) == 256:
+        return EXTRACTOR_NAME
+    return f"{EXTRACTOR_NAME}_w{format(float(width), 'g').replace('.', 'p')}_d{int(dim)}"
+
+
+def parse_extractor_name(name: str) -> tuple[float, int]:
+    """(width, dim) of an :func:`extractor_name`. Raises ValueError for another name."""
+    if name == EXTRACTOR_NAME:
+        return 1.0, 256
+    m = re.fullmatch(re.escape(EXTRACTOR_NAME) + r"_w([0-9p]+)_d([0-9]+)", name)
+    if not m:
+        raise ValueError(f"{name!r} is not a conv_autoencoder extractor name")
+    return float(m.group(1).replace("p", ".")), int(m.group(2))
+
+
 def conv_autoencoder(pretrained: bool = False, pretrained_cfg=None, pretrained_cfg_overlay: Optional[dict] = None,
                      cache_dir=None, width: Optional[float] = None, dim: Optional[int] = None,
-                     num_classes: Optional[int] = None, **kwargs) -> AutoencoderExtractor:
+                     num_classes: Optional[int] = None, _name: str = EXTRACTOR_NAME, **kwargs) -> AutoencoderExtractor:
     """timm entry point of the autoencoder's encoder (``timm.create_model("conv_autoencoder")``).
 
     Args:
         pretrained: load trained weights from ``pretrained_cfg_overlay["file"]`` (there is no
             download: the weights come from :func:`train_autoencoder`).
-        width, dim: architecture (default: the file's, else 1.0 and 256).
+        width, dim: architecture (default: the one the registered name encodes, see
+            :func:`extractor_name`).
         num_classes: see :class:`AutoencoderExtractor`.
 
     Raises:
-        RuntimeError: ``pretrained`` without a file, or a file that does not fit.
+        RuntimeError: ``pretrained`` without a file, or a file that does not fit the name.
     """
     from safetensors.torch import load_file
 
@@ -194,15 +217,20 @@ def conv_autoencoder(pretrained: bool = False, pretrained_cfg=None, pretrained_c
     if pretrained and not file:
         raise RuntimeError("the conv_autoencoder extractor has no downloadable weights; train it with "
                            "`mangacolor train-autoencoder` and pass the file as the backbone weights")
+    nw, nd = parse_extractor_name(_name)
+    width = nw if width is None else float(width)
+    dim = nd if dim is None else int(dim)
     info: dict = {}
     if file:
         try:
             info = read_encoder_info(file)
         except AutoencoderError as e:
             raise RuntimeError(str(e)) from None
-    net = AutoencoderExtractor(width=width if width is not None else info.get("width", 1.0),
-                               dim=dim if dim is not None else info.get("dim", 256),
-                               num_classes=num_classes, default_size=int(info.get("size", 96)))
+        fw, fd = float(info.get("width", 1.0)), int(info.get("dim", 256))
+        if (fw, fd) != (width, dim):
+            raise RuntimeError(f"{file} holds a width {fw:g}, {fd}-d autoencoder: use the extractor name "
+                               f"{extractor_name(fw, fd)!r} (not {_name!r})")
+    net = AutoencoderExtractor(width=width, dim=dim, num_classes=num_classes, default_size=int(info.get("size", 96)))
     if file:
         missing, unexpected = net.load_state_dict(load_file(str(file)), strict=False)
         missing = [k for k in missing if not k.startswith("head.")]
@@ -212,17 +240,32 @@ def conv_autoencoder(pretrained: bool = False, pretrained_cfg=None, pretrained_c
     return net
 
 
-def register_timm() -> None:
-    """Register the encoder in timm as ``conv_autoencoder`` (idempotent; imports timm).
+def register_timm(name: str = EXTRACTOR_NAME) -> None:
+    """Register the encoder architecture ``name`` (see :func:`extractor_name`) in timm.
 
-    :func:`mangacolor.core.models.koalarization.create_feature_extractor` calls it for that
-    name, so importing the models does not import timm.
+    Idempotent; imports timm. :func:`mangacolor.core.models.koalarization.create_feature_extractor`
+    calls it for these names, so importing the models does not import timm.
+
+    Raises:
+        ValueError: not a conv_autoencoder name.
     """
     import timm
     from timm.models import register_model
 
-    if EXTRACTOR_NAME not in timm.list_models(EXTRACTOR_NAME):
+    parse_extractor_name(name)
+    if timm.is_model(name):
+        return
+    if name == EXTRACTOR_NAME:
         register_model(conv_autoencoder)
+        return
+
+    def entry(pretrained: bool = False, **kwargs) -> AutoencoderExtractor:
+        return conv_autoencoder(pretrained, _name=name, **kwargs)
+
+    entry.__name__ = entry.__qualname__ = name
+    entry.__module__ = __name__
+    globals()[name] = entry  # timm lists it in this module's __all__
+    register_model(entry)
 
 
 # ------------------------------------------------------------------------------------ training
@@ -270,8 +313,9 @@ def train_autoencoder(data: list, out: Union[str, Path], val: Optional[str] = No
             instead of reading ``data`` again.
 
     Returns:
-        summary dict: path, steps, seconds, train/validation images, validation reconstruction
-        MSE before and after training (gray in [-1, 1]).
+        summary dict: path, extractor (the timm name to build it with, see
+        :func:`extractor_name`), steps, seconds, train/validation images, validation
+        reconstruction MSE before and after training (gray in [-1, 1]).
 
     Raises:
         AutoencoderError: no usable images, bad settings, or a cancel.
@@ -348,7 +392,7 @@ def train_autoencoder(data: list, out: Union[str, Path], val: Optional[str] = No
                    "objective": "denoising: manga-look gray in, clean gray out (MSE), whole images letterboxed"}
         net.eval()
         path = save_encoder(net.encoder, out, summary)
-        summary.update(path=str(path), width=float(width), dim=int(dim))
+        summary.update(path=str(path), width=float(width), dim=int(dim), extractor=extractor_name(width, dim))
         log.info("autoencoder: validation MSE %.4f -> %.4f in %.0f s; encoder written to %s",
                  before, after, summary["seconds"], path)
         return summary

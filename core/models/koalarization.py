@@ -68,10 +68,10 @@ def create_feature_extractor(name: str, embedding: str = "logits", pretrained: b
         raise ValueError(f"embedding must be 'logits' or 'prelogits', not {embedding!r}")
     if embedding == "prelogits":
         kwargs["num_classes"] = 0
-    if name == "conv_autoencoder":  # mangacolor's own extractor, registered in timm on first use
+    if name.startswith("conv_autoencoder"):  # mangacolor's own extractor, registered in timm on first use
         from .autoencoder import register_timm
 
-        register_timm()
+        register_timm(name)
     if weights_file:
         net = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(weights_file)), **kwargs)
     else:

@@ -754,7 +754,7 @@ class _Runner:
         if summary.get("status") != "finished":
             return {"label": label, "status": summary.get("status", "cancelled")}
         if self.eval_set is None:
-            self.prepare_eval(trainer)
+            self.prepare_eval(trainer.data.val_paths, trainer.config.manga)
         model, card = load_checkpoint(summary["last"])
         self.say(f"{label}: measuring on {len(self.eval_set.files)} validation images and {len(self.eval_set.pages)} pages")
         metrics, images = evaluate_model(model, card, self.eval_set, self.cfg.evaluation, threads=int(b["threads"]))
@@ -827,29 +827,28 @@ class _Runner:
                  f"{summary['val_mse_after']:.4f} in {summary['seconds']:.0f} s")
         return summary, float(summary["seconds"])
 
-    def prepare_eval(self, trainer) -> None:
+    def prepare_eval(self, val_paths: list, manga: float) -> None:
+        """Prepare the evaluation set from the split's validation files (once per experiment)."""
         ev = self.cfg.evaluation
         pages = self.cfg.path(ev.get("pages")) if ev.get("pages") else None
         if pages is not None and not pages.is_dir():
             raise ExperimentError(f"{pages}: pages folder not found")
-        manga = float(trainer.config.manga)
-        self.eval_set = prepare_eval_set(list(trainer.data.val_paths), ev, seed=int(self.cfg.budget["seed"]),
-                                         manga=manga, pages_dir=pages, root=self.val_dir or self.data_dir)
+        self.eval_set = prepare_eval_set(list(val_paths), ev, seed=int(self.cfg.budget["seed"]), manga=float(manga),
+                                         pages_dir=pages, root=self.val_dir or self.data_dir)
 
     def ensure_eval(self) -> None:
         """The evaluation set without a training run (all models already measured, or reference only)."""
         if self.eval_set is not None:
             return
-        from .training.trainer import prepare_data
+        from .training.trainer import TrainError, prepare_data
 
         tc = _train_config(self.cfg, self.cfg.models[0], self.data_dir, self.val_dir, self.out / "_split",
                            self.out / "none")
-
-        class _T:  # the attributes prepare_eval reads
-            config = tc
-            data = prepare_data(tc)
-
-        self.prepare_eval(_T)
+        try:
+            split = prepare_data(tc)  # the trainer's own listing, filtering and split
+        except TrainError as e:
+            raise ExperimentError(str(e)) from None
+        self.prepare_eval(split.val_paths, tc.manga)
 
     def reference(self) -> Optional[dict]:
         from .checkpoint import CheckpointError, load_checkpoint

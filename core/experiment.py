@@ -663,6 +663,14 @@ def _train_config(cfg: ExperimentConfig, entry: dict, data_dir: Path, val_dir: O
     return tc
 
 
+#: TrainConfig fields that may differ between invocations without changing what is trained.
+_RUN_ONLY = ("threads", "device", "workers", "time_limit_minutes", "log_every", "out", "data", "val", "init")
+
+
+def _settings(train_config: dict) -> dict:
+    return {k: v for k, v in train_config.items() if k not in _RUN_ONLY}
+
+
 def _read_json(path: Path) -> Optional[dict]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -707,7 +715,13 @@ class _Runner:
         from .training.trainer import Trainer, TrainError
 
         label = entry["label"] if lr is None else f"{entry['label']} lr {lr:g}"
+        init = run_dir / "init.safetensors"
+        tc = _train_config(self.cfg, entry, self.data_dir, self.val_dir, run_dir, init, lr)
         done = _read_json(run_dir / RESULT_FILE)
+        if done and (_settings(done.get("train_config") or {}) != _settings(tc.to_dict())
+                     or done.get("model") != entry["model"] or done.get("autoencoder_settings") != entry.get("autoencoder")):
+            raise ExperimentError(f"{label}: {run_dir} holds a run with other settings (budget, training options or "
+                                  "model); choose another --out or remove that folder")
         if done and done.get("status") == "finished":
             if self.remeasure or "psnr_per_image" not in done.get("metrics", {}):
                 return self.measure_again(done, run_dir, label)
@@ -724,7 +738,6 @@ class _Runner:
             model_cfg["extractor_weights"] = ae_summary["path"]
             # the extractor's name encodes its architecture: a checkpoint rebuilds it without the file
             model_cfg["extractor"] = ae_summary["extractor"]
-        init = run_dir / "init.safetensors"
         if not init.exists():
             torch.manual_seed(int(b["seed"]))
             try:
@@ -737,7 +750,6 @@ class _Runner:
                 model.config["pretrained"] = False
             save_checkpoint(model, init, {"description": f"{label}: initial weights (seed {b['seed']})",
                                           "render_size": int(self.cfg.evaluation["render_size"])})
-        tc = _train_config(self.cfg, entry, self.data_dir, self.val_dir, run_dir, init, lr)
         cb = self._trainer_callback(label)
         try:
             if (run_dir / STATE_FILE).exists():
@@ -763,7 +775,7 @@ class _Runner:
             "label": entry["label"], "status": "finished", "lr": tc.lr, "model": entry["model"],
             "architecture_text": _arch_text(entry["model"]), "checkpoint": str(Path(summary["last"]).resolve()),
             "train_seconds": round(float(summary.get("minutes", 0.0)) * 60.0 + extra_seconds, 1),
-            "autoencoder": ae_summary,
+            "autoencoder": ae_summary, "autoencoder_settings": entry.get("autoencoder"),
             "trainable_parameters": _trainable(model),
             "train_loss": fm.get("train_loss"), "val_loss": fm.get("val_loss"),
             "trainer_psnr": fm.get("psnr"), "metrics": metrics, "budget": dict(b),

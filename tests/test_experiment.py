@@ -170,6 +170,10 @@ def test_experiment_end_to_end_on_a_tiny_budget(shared_data, tmp_path, tiny_mode
     assert [r["metrics"]["psnr"] for r in s2["results"]] == [r["metrics"]["psnr"] for r in s["results"]]
     assert len(s2["results"][0]["metrics"]["psnr_per_image"]) == 3
 
+    # the same folder with another budget is refused, not silently reused
+    with pytest.raises(ExperimentError, match="other settings"):
+        run_experiment(cfg.with_budget(steps=3), out, log_fn=lambda _: None)
+
     # report block: written, then replaced in place (text around it kept)
     md = tmp_path / "docs" / "zoo.md"
     md.parent.mkdir()

@@ -67,7 +67,8 @@ class TrainConfig:
         val_every: validate every N optimizer steps (0 = at the end of every epoch).
         checkpoint_every: write last checkpoint + training state every N steps (0 = at every validation).
         log_every: training-loss log interval in steps.
-        preview_count: validation pages in the preview grid. val_size: validation crop side.
+        preview_count: validation pages in the preview grid (evenly spaced over the sorted validation
+            set, the same pages at every validation). val_size: validation crop side.
         time_limit_minutes: stop (resumably) after this wall time (0 = none).
         validate_at_start: measure the starting model first (the "before" numbers).
         best_metric: ``val_loss`` (lower is better) or ``psnr`` (higher is better).

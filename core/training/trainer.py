@@ -688,6 +688,7 @@ class Trainer:
         use_logits = c.loss == "classification"
         losses, ps, ss, cf, cg, rows = [], [], [], [], [], []
         n = len(self.val_ds)
+        shown = set(_spread(list(range(n)), c.preview_count))  # fixed pages, spread over the set
         bs = max(1, min(8, c.batch_size))
         for start in range(0, n, bs):
             items = [self.val_ds[i] for i in range(start, min(n, start + bs))]
@@ -718,7 +719,7 @@ class Trainer:
                 ss.append(ssim(pr_rgb, gt_rgb))
                 cf.append(colorfulness(pr_rgb))
                 cg.append(colorfulness(gt_rgb))
-                if len(rows) < c.preview_count:
+                if start + j in shown:
                     rows.append((_gray_rgb(it[0][0].numpy()), pr_rgb, gt_rgb))
         if was_training:
             model.train()

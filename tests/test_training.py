@@ -452,3 +452,20 @@ def test_regression_losses_on_real_colors(color_pages):
     assert mse == pytest.approx(float((ab ** 2).mean()) / 127 ** 2, rel=1e-5)
     assert l1c > l1 and 0 < huber <= l1
     assert compute_loss("l1-chroma", ab, ab).item() == 0.0
+
+
+def test_backbone_weights_installed_in_the_user_data_folder_are_used_offline(color_dir, tmp_path):
+    import timm
+
+    from mangacolor.core.backbones import use_local_weights
+
+    torch.manual_seed(7)  # weights that a fresh random model would not have
+    src = tmp_path / "test_efficientnet.safetensors"
+    save_file({k: v.contiguous() for k, v in timm.create_model("test_efficientnet").state_dict().items()}, str(src))
+    use_local_weights("test_efficientnet", src)  # what the first-run setup does with a local file
+    cfg = _cfg(color_dir, tmp_path / "run").replace(pretrained=True, backbone_weights=None)
+    model, _, prov = build_training_model(cfg)
+    ref = load_file(str(src))
+    assert torch.equal(model.state_dict()["extractor.conv_stem.weight"], ref["conv_stem.weight"])
+    assert "installed" in prov["backbone_weights"]
+    assert model.config["pretrained"] is False and "extractor_weights" not in model.config

@@ -42,7 +42,8 @@ class TrainConfig:
 
     Model (one of): ``init`` (a checkpoint path or library model name to fine-tune), or a fresh
     Koalarization with the timm feature extractor ``backbone``, whose ImageNet weights come from
-    ``backbone_weights`` (a local file), else from timm's hub download when ``pretrained``; with
+    ``backbone_weights`` (a local file), else (``pretrained``) the weights installed in the user data
+    folder, downloaded from the hub first when missing (:mod:`mangacolor.core.backbones`); with
     ``pretrained=False`` and no file, the extractor starts from random weights (from scratch).
     ``width``, ``embedding``, ``extractor_size`` shape a fresh model. ``head``: None = derived
     from the loss (``classification`` needs the classification head; an ``init`` model with the

@@ -276,8 +276,16 @@ def build_training_model(cfg: TrainConfig) -> tuple[nn.Module, dict, dict]:
             arch["extractor_weights"] = str(wf)
             source = f"ImageNet weights from {wf.name}"
         elif cfg.pretrained:
-            arch["pretrained"] = True
-            source = f"ImageNet weights downloaded by timm ({cfg.backbone})"
+            # installed in the user data folder (first-run setup) or fetched now from the hub, verified;
+            # offline this fails in about a second with a one-line reason
+            from ..backbones import BackboneError, download_backbone
+
+            try:
+                wf = download_backbone(cfg.backbone)
+            except BackboneError as e:
+                raise TrainError(f"no ImageNet weights for backbone {cfg.backbone!r}: {e}") from None
+            arch["extractor_weights"] = str(wf)
+            source = f"ImageNet weights of {cfg.backbone} from the Hugging Face hub (installed as {wf.name})"
         else:
             source = "random initialization (from scratch)"
         try:
@@ -286,9 +294,7 @@ def build_training_model(cfg: TrainConfig) -> tuple[nn.Module, dict, dict]:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             if "Unknown model" in first:
                 raise TrainError(f"unknown timm backbone {cfg.backbone!r}") from None
-            hint = ("; without internet pass the weights as --backbone-weights FILE, or --no-pretrained"
-                    if not cfg.backbone_weights else "")
-            raise TrainError(f"cannot create backbone {cfg.backbone!r} with {source}: {first[:200]}{hint}") from None
+            raise TrainError(f"cannot create backbone {cfg.backbone!r} with {source}: {first[:200]}") from None
         if cfg.extractor_size is None:
             model.extractor_size = _timm_input_size(model)
         # the safetensors checkpoint holds every weight: never fetch or read the file again on load

@@ -155,17 +155,22 @@ def load_checkpoint(path: Union[str, Path], map_location: str = "cpu") -> tuple[
 
     weights, card_path = resolve_checkpoint(path)
     data = weights.read_bytes()
-    kind = _looks_pickled(data[:8])
-    if kind:
-        raise CheckpointError(f"{weights}: file is {kind}, not safetensors; refusing to unpickle it")
     card = read_card(card_path)
-    sha = card.get("weights_sha256")
-    if sha and hashlib.sha256(data).hexdigest() != sha:
-        raise CheckpointError(f"{weights}: weights do not match the card's SHA-256 (truncated or replaced file)")
     try:
         state = st_load(data)
     except (SafetensorError, ValueError, RuntimeError, Exception) as e:  # noqa: B014
+        # a safetensors header length can start with any byte, so the pickle signatures are only
+        # looked for once the file has failed to parse as safetensors
+        kind = _looks_pickled(data[:8])
+        if kind:
+            raise CheckpointError(f"{weights}: file is {kind}, not safetensors; refusing to unpickle it") from None
+        sha = card.get("weights_sha256")
+        if sha and hashlib.sha256(data).hexdigest() != sha:
+            raise CheckpointError(f"{weights}: weights do not match the card's SHA-256 (truncated or replaced file)") from None
         raise CheckpointError(f"{weights}: not a valid safetensors file ({str(e).splitlines()[0]})") from None
+    sha = card.get("weights_sha256")
+    if sha and hashlib.sha256(data).hexdigest() != sha:
+        raise CheckpointError(f"{weights}: weights do not match the card's SHA-256 (truncated or replaced file)")
     try:
         model = build_model(card["architecture"])
     except (KeyError, TypeError) as e:

@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=800, help="at most this many faces256 crops")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--chroma-weight", type=float, default=25.0,
+                    help="per-pixel loss weight is 1 + chroma/N (smaller N: stronger push against sepia)")
     ap.add_argument("--init", type=Path, default=None, help="continue from this checkpoint's weights")
     args = ap.parse_args()
 
@@ -93,7 +95,7 @@ def main() -> None:
                         f"faces256 subsampled to {args.faces}); licenses: see SOURCES.md there (CC BY, CC BY-SA, "
                         "CC BY-NC, CC BY-NC-ND, research-use faces): non-commercial use only",
                 "feature_extractor": "mobilenetv2_050, randomly initialized and trained jointly (no ImageNet weights)",
-                "steps": prior_steps + step, "batch_size": args.batch_size, "crop": args.size, "loss": "chroma-weighted L1 on a*b*/127",
+                "steps": prior_steps + step, "batch_size": args.batch_size, "crop": args.size, "loss": f"chroma-weighted L1 on a*b*/127 (weight 1 + C*/{args.chroma_weight:g})",
                 "optimizer": f"AdamW lr {args.lr} cosine, weight decay 1e-4", "seed": args.seed,
                 "minutes": round((time.time() - start) / 60, 1), "final": final,
                 "command": "python scripts/train_starter.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
@@ -120,7 +122,7 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = lr
             pred = model(L_in)
-            weight = 1.0 + torch.sqrt((ab**2).sum(1, keepdim=True)) / 25.0
+            weight = 1.0 + torch.sqrt((ab**2).sum(1, keepdim=True)) / args.chroma_weight
             loss = ((pred - ab).abs() / 127.0 * weight).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()

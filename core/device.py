@@ -37,7 +37,8 @@ def device_name(device: torch.device) -> str:
         idx = device.index if device.index is not None else torch.cuda.current_device()
         props = torch.cuda.get_device_properties(idx)
         return f"{props.name} ({props.total_memory / 1024**3:.0f} GB)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'s' if n != 1 else ''})"
 
 
 @dataclass

@@ -50,6 +50,7 @@ from mangacolor.core.imageio import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, atomic_wri
 from mangacolor.core.settings import config_dir
 
 from .io_tasks import make_thumbnail
+from .dropping import LocalFileDropMixin
 from .qt_images import rgb_to_qimage
 from .settings import app_settings, settings_dir_value
 from .worker import CANCELLED, DONE, Job, JobContext, ModelWorker, one_line
@@ -404,7 +405,7 @@ class _Entry:
         return per_page * max(self.spec.total - self.position, 0)
 
 
-class BatchTab(QWidget):
+class BatchTab(LocalFileDropMixin, QWidget):
     """The Batch tab: queue, per-job settings, progress, thumbnails, failures.
 
     Args:
@@ -1427,24 +1428,8 @@ class BatchTab(QWidget):
     def _say(self, text: str) -> None:
         self.message.emit(" ".join(str(text).split()))
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        md = event.mimeData()
-        if md.hasUrls() and any(u.isLocalFile() for u in md.urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+    def paths_dropped(self, paths: list[str]) -> None:
         """Dropped folders and archives become jobs (loose page files one job together)."""
-        md = event.mimeData()
-        paths = [u.toLocalFile() for u in md.urls() if u.isLocalFile()] if md.hasUrls() else []
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
         self.add_inputs(paths)
 
     def shutdown(self) -> None:

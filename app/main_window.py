@@ -33,6 +33,7 @@ from .appearance import app_icon
 
 from .batch_tab import BatchTab
 from .colorize_tab import ColorizeTab
+from .dropping import LocalFileDropMixin
 from .settings import app_settings, settings_dir_value
 from .trainer_tab import TrainerTab
 from .worker import LoadModelJob, WorkerThread
@@ -47,7 +48,7 @@ WINDOW_TITLE = "mangacolor"
 STARTER_NAME = "starter"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(LocalFileDropMixin, QMainWindow):
     """mangacolor's main window.
 
     Args:
@@ -302,24 +303,8 @@ class MainWindow(QMainWindow):
         self.worker.submit(LoadModelJob())
 
     # ---- drag and drop ----------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        md = event.mimeData()
-        if md.hasUrls() and any(u.isLocalFile() for u in md.urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+    def paths_dropped(self, paths: list[str]) -> None:
         """Dropped files, folders and .cbz/.zip archives go to the Colorize tab's page list."""
-        md = event.mimeData()
-        paths = [u.toLocalFile() for u in md.urls() if u.isLocalFile()] if md.hasUrls() else []
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
         self.tabs.setCurrentWidget(self.colorize_tab)
         self.colorize_tab.add_inputs(paths)
 

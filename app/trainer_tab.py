@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
 from mangacolor.core.training.config import LOSSES, PRESETS, ConfigError, TrainConfig
 
 from .batch_tab import ModelListLoader, format_eta
+from .dropping import LocalFileDropMixin
 from .qt_images import rgb_to_qimage
 from .settings import app_settings, settings_dir_value
 from .worker import CANCELLED, DONE, Job, JobContext, ModelWorker, one_line
@@ -151,7 +152,7 @@ class _InstallTask(QRunnable):
             pass
 
 
-class _DropList(QListWidget):
+class _DropList(LocalFileDropMixin, QListWidget):
     """The training-folder list: accepts dropped folders."""
 
     dropped = Signal(list)
@@ -161,22 +162,11 @@ class _DropList(QListWidget):
         self.setAcceptDrops(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        event.acceptProposedAction()
+    def paths_dropped(self, paths: list[str]) -> None:
         self.dropped.emit(paths)
 
 
-class _DropLine(QLineEdit):
+class _DropLine(LocalFileDropMixin, QLineEdit):
     """The validation-folder field: a dropped folder replaces its text."""
 
     dropped = Signal(str)
@@ -185,23 +175,11 @@ class _DropLine(QLineEdit):
         super().__init__(parent)
         self.setAcceptDrops(True)
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        event.acceptProposedAction()
-        if urls:
-            self.dropped.emit(urls[0])
+    def paths_dropped(self, paths: list[str]) -> None:
+        self.dropped.emit(paths[0])
 
 
-class TrainerTab(QWidget):
+class TrainerTab(LocalFileDropMixin, QWidget):
     """Train or fine-tune a model in the window.
 
     Args:
@@ -576,19 +554,8 @@ class TrainerTab(QWidget):
         if folder:
             self.set_validation_folder(folder)
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+    def paths_dropped(self, paths: list[str]) -> None:
         """Folders dropped anywhere on the tab (outside the validation field) are training folders."""
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        event.acceptProposedAction()
         self.add_data_folders(paths)
 
     # ---- model choice -----------------------------------------------------------------------

@@ -79,8 +79,8 @@ BUDGET_DEFAULTS = {"steps": 150, "batch_size": 8, "size": 64, "scale": [72, 128]
                    "lr": 5e-4, "device": "cpu", "val_fraction": 0.1}
 #: Evaluation fields and their defaults.
 EVAL_DEFAULTS = {"images": 48, "max_side": 256, "pages": None, "page_count": 2, "page_max_side": 1000,
-                 "render_size": 512, "sheet_images": 4, "tile": 128, "timing_repeats": 2,
-                 "timing_max_side": 0}
+                 "render_size": 512, "sheet_images": 4, "sheet_folders": None, "tile": 128,
+                 "timing_repeats": 2, "timing_max_side": 0}
 
 
 class ExperimentError(Exception):
@@ -110,7 +110,9 @@ class ExperimentConfig:
             everything else fixed (a rate equal to the budget's reuses the main run).
         evaluation: images (validation images measured), max_side (they are shrunk to this long
             side), pages (folder of black-and-white pages), page_count, page_max_side,
-            render_size, sheet_images, tile (contact-sheet tile side), timing_repeats,
+            render_size, sheet_images, sheet_folders (top-level data folders the contact sheet may
+            show, e.g. only those whose licenses allow derivatives; None = all), tile (contact-sheet
+            tile side), timing_repeats,
             timing_max_side (0 = time the full-size page, else shrink it to this long side first).
         reference: an existing checkpoint measured the same way (not trained), e.g. the starter.
         description: free text.
@@ -370,7 +372,11 @@ def prepare_eval_set(val_paths: list, evaluation: dict, seed: int = 0, manga: fl
                 if tmax and max(page.rgb.shape[:2]) > tmax:  # small pages for quick checks
                     timing = dataclasses.replace(page, rgb=_shrink(page.rgb, tmax))
             pages.append((q.name, _shrink(page.gray, int(evaluation["page_max_side"]))))
-    return EvalSet(files, gt, Ls, Lins, gp, gs, pages, timing, _spread_idx(len(files), int(evaluation["sheet_images"])))
+    # the contact sheet is published: it may be limited to folders whose licenses allow derivatives
+    allowed = evaluation.get("sheet_folders")
+    eligible = [i for i, f in enumerate(files) if not allowed or Path(f).parts[0] in allowed]
+    sheet = [eligible[j] for j in _spread_idx(len(eligible), int(evaluation["sheet_images"]))]
+    return EvalSet(files, gt, Ls, Lins, gp, gs, pages, timing, sheet)
 
 
 # ------------------------------------------------------------------------------- evaluation
@@ -774,7 +780,7 @@ class _Runner:
         result = {
             "label": entry["label"], "status": "finished", "lr": tc.lr, "model": entry["model"],
             "architecture_text": _arch_text(entry["model"]), "checkpoint": str(Path(summary["last"]).resolve()),
-            "train_seconds": round(float(summary.get("minutes", 0.0)) * 60.0 + extra_seconds, 1),
+            "train_seconds": round(float(summary.get("seconds", summary.get("minutes", 0.0) * 60.0)) + extra_seconds, 3),
             "autoencoder": ae_summary, "autoencoder_settings": entry.get("autoencoder"),
             "trainable_parameters": _trainable(model),
             "train_loss": fm.get("train_loss"), "val_loss": fm.get("val_loss"),

@@ -1117,5 +1117,6 @@ class Trainer:
             "baseline": self.baseline, "final_metrics": {k: v for k, v in last.items() if k != "is_best"},
             "best_metrics": {k: v for k, v in best.items() if k != "is_best"},
             "best_step": self.best_step, "minutes": round(self._elapsed() / 60.0, 2),
+            "seconds": round(self._elapsed(), 3),
             "data": self.data.summary,
         }

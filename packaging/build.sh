@@ -17,3 +17,7 @@ python3 -m PyInstaller --noconfirm --clean --log-level WARN --distpath dist --wo
     packaging/mangacolor.spec
 echo "bundle: dist/mangacolor ($(du -sh dist/mangacolor | cut -f1))"
 QT_QPA_PLATFORM=offscreen dist/mangacolor/mangacolor --self-test
+# the same executable runs the command line
+rm -rf build/bundle-check
+dist/mangacolor/mangacolor colorize --sample -o build/bundle-check --no-score
+test -f build/bundle-check/sample_page.png && echo "bundle command line: ok"

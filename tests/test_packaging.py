@@ -19,6 +19,7 @@ def test_bundle_builds_and_passes_its_self_test():
                        timeout=3600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "self-test passed" in r.stdout
+    assert "bundle command line: ok" in r.stdout
     exe = REPO / "dist" / "mangacolor" / "mangacolor"
     out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "mangacolor" in out.stdout

@@ -38,7 +38,7 @@ from typing import Iterable, Optional, Union
 import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QColor, QDesktopServices, QIcon, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QColor, QDesktopServices, QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListView, QListWidget,
                                QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QSplitter, QStyle, QToolBar,
@@ -49,6 +49,7 @@ from mangacolor.core.batch import IMAGE_FORMATS, OUTPUT_FORMATS, BatchError, Bat
 from mangacolor.core.imageio import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, atomic_write_bytes, collect_sources
 from mangacolor.core.settings import config_dir
 
+from .actions import make_action
 from .io_tasks import make_thumbnail
 from .dropping import LocalFileDropMixin
 from .qt_images import rgb_to_qimage
@@ -465,20 +466,11 @@ class BatchTab(LocalFileDropMixin, QWidget):
 
     # ---- building ---------------------------------------------------------------------------
     def _make_actions(self) -> None:
-        st = self.style()
         SP = QStyle.StandardPixmap
         self.actions_by_name: dict[str, QAction] = {}
 
         def act(name, text, shortcut, slot, icon=None, tip=""):
-            a = QAction(text, self)
-            if shortcut:
-                a.setShortcut(QKeySequence(shortcut))
-            if icon is not None:
-                a.setIcon(st.standardIcon(icon))
-            keys = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText) if shortcut else ""
-            a.setToolTip((tip or text.rstrip("\u2026")) + (f" ({keys})" if keys else ""))
-            a.triggered.connect(lambda checked=False: slot())
-            self.actions_by_name[name] = a
+            a = self.actions_by_name[name] = make_action(self, text, shortcut, slot, icon, tip)
             return a
 
         act("add_folder", "Add Folder\u2026", "Ctrl+B", self.add_folder_dialog, SP.SP_DirOpenIcon,

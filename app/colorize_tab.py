@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 from mangacolor.core.archive import ArchiveError
 from mangacolor.core.imageio import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, collect_sources
 
+from .actions import make_action
 from .image_view import CompareView
 from .io_tasks import PageIO
 from .overspill_tasks import OverspillResult, OverspillService
@@ -268,20 +269,9 @@ class ColorizeTab(QWidget):
 
     # ---- actions ----------------------------------------------------------------------------
     def _make_actions(self) -> None:
-        st = self.style()
 
         def act(name, text, shortcut, slot, icon=None, tip=""):
-            a = QAction(text, self)
-            if shortcut:
-                seqs = shortcut if isinstance(shortcut, list) else [shortcut]
-                a.setShortcuts([QKeySequence(s) for s in seqs])
-            if icon is not None:
-                a.setIcon(st.standardIcon(icon) if isinstance(icon, QStyle.StandardPixmap) else icon)
-            keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in
-                             (shortcut if isinstance(shortcut, list) else [shortcut] if shortcut else []))
-            a.setToolTip(f"{tip or text.replace('&', '').rstrip('.…')}" + (f" ({keys})" if keys else ""))
-            a.triggered.connect(lambda checked=False: slot())
-            self.actions_by_name[name] = a
+            a = self.actions_by_name[name] = make_action(self, text, shortcut, slot, icon, tip)
             return a
 
         SP = QStyle.StandardPixmap

@@ -34,7 +34,7 @@ from typing import Iterable, Optional, Union
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QAction, QKeySequence, QPalette, QPixmap
+from PySide6.QtGui import QAction, QPalette, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QPlainTextEdit,
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStyle,
@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
 
 from mangacolor.core.training.config import LOSSES, PRESETS, ConfigError, TrainConfig
 
+from .actions import make_action
 from .batch_tab import ModelListLoader, format_eta
 from .dropping import LocalFileDropMixin
 from .qt_images import rgb_to_qimage
@@ -246,19 +247,11 @@ class TrainerTab(LocalFileDropMixin, QWidget):
 
     # ---- building ---------------------------------------------------------------------------
     def _make_actions(self) -> None:
-        st = self.style()
         SP = QStyle.StandardPixmap
         self.actions_by_name: dict[str, QAction] = {}
 
         def act(name, text, shortcut, slot, icon, tip):
-            a = QAction(text, self)
-            if shortcut:
-                a.setShortcut(QKeySequence(shortcut))
-            a.setIcon(st.standardIcon(icon))
-            keys = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText) if shortcut else ""
-            a.setToolTip(tip + (f" ({keys})" if keys else ""))
-            a.triggered.connect(lambda checked=False: slot())
-            self.actions_by_name[name] = a
+            a = self.actions_by_name[name] = make_action(self, text, shortcut, slot, icon, tip)
             return a
 
         act("start", "Start Training", "Ctrl+T", self.start, SP.SP_MediaPlay,

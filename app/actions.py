@@ -1,0 +1,32 @@
+"""QAction construction shared by the tabs: shortcut(s), standard icon, tooltip naming the keys."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence, Union
+
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import QStyle, QWidget
+
+__all__ = ["make_action"]
+
+
+def make_action(parent: QWidget, text: str, shortcut: Union[str, Sequence[str], None], slot: Callable[[], object],
+                icon: Union[QStyle.StandardPixmap, QIcon, None] = None, tip: str = "") -> QAction:
+    """An action owned by ``parent`` that calls ``slot()`` when triggered.
+
+    Args:
+        text: menu text ("Open Files…"); the tooltip defaults to it without "&" and the ellipsis.
+        shortcut: one key sequence ("Ctrl+O"), several (["Ctrl++", "Ctrl+="]) or None.
+        icon: a standard pixmap of the parent's style, an icon, or None.
+        tip: tooltip; the shortcut keys are appended in the platform's notation.
+    """
+    a = QAction(text, parent)
+    seqs = [] if not shortcut else [shortcut] if isinstance(shortcut, str) else list(shortcut)
+    if seqs:
+        a.setShortcuts([QKeySequence(s) for s in seqs])
+    if icon is not None:
+        a.setIcon(parent.style().standardIcon(icon) if isinstance(icon, QStyle.StandardPixmap) else icon)
+    keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in seqs)
+    a.setToolTip((tip or text.replace("&", "").rstrip(".\u2026")) + (f" ({keys})" if keys else ""))
+    a.triggered.connect(lambda checked=False: slot())
+    return a

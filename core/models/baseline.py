@@ -18,13 +18,10 @@ import torch
 from torch import nn
 
 from ..color import AB_SCALE
+from .koalarization import _conv
 from .registry import ColorizationModel, register
 
 __all__ = ["VanillaCNN"]
-
-
-def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.ReLU(inplace=True))
 
 
 @register("vanilla_cnn")
@@ -63,6 +60,5 @@ class VanillaCNN(ColorizationModel):
         Raises:
             ValueError: H or W not a multiple of 8.
         """
-        if lightness.shape[-1] % 8 or lightness.shape[-2] % 8:
-            raise ValueError(f"the vanilla CNN needs H and W divisible by 8, got {tuple(lightness.shape[-2:])}")
+        self.check_input(lightness)
         return self.decoder(self.encoder(lightness / 50.0 - 1.0)) * AB_SCALE

@@ -126,8 +126,7 @@ class Iizuka(ColorizationModel):
 
     def forward_with_classes(self, lightness: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """a*b* (as :meth:`forward`) and the class logits (B, num_classes), or None without a head."""
-        if lightness.shape[-1] % 8 or lightness.shape[-2] % 8:
-            raise ValueError(f"Iizuka needs H and W divisible by 8, got {tuple(lightness.shape[-2:])}")
+        self.check_input(lightness)
         x = lightness / 50.0 - 1.0
         local = self.mid(self.low(x))
         g256, g512 = self._global(x)

@@ -23,7 +23,6 @@ small starter model.
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
@@ -201,8 +200,7 @@ class Koalarization(ColorizationModel):
         Raises:
             ValueError: H or W not a multiple of 8.
         """
-        if lightness.shape[-1] % 8 or lightness.shape[-2] % 8:
-            raise ValueError(f"Koalarization needs H and W divisible by 8, got {tuple(lightness.shape[-2:])}")
+        self.check_input(lightness)
         if self.head == "classification":
             from ..training.zhang import annealed_mean
 
@@ -228,8 +226,7 @@ class Koalarization(ColorizationModel):
         """
         if self.head != "classification":
             raise ValueError("ab_logits needs head='classification'")
-        if lightness.shape[-1] % 8 or lightness.shape[-2] % 8:
-            raise ValueError(f"Koalarization needs H and W divisible by 8, got {tuple(lightness.shape[-2:])}")
+        self.check_input(lightness)
         if embedding is None:
             embedding = self.embed(lightness)
         feats = self.encoder(lightness / 50.0 - 1.0)

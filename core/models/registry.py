@@ -26,6 +26,14 @@ class ColorizationModel(nn.Module):
     stride: int = 8
     config: dict
 
+    def check_input(self, lightness: torch.Tensor) -> None:
+        """Raise ValueError unless ``lightness`` is (B, 1, H, W) with H, W multiples of ``stride``."""
+        if lightness.ndim != 4 or lightness.shape[1] != 1:
+            raise ValueError(f"{type(self).__name__} takes L* of shape (B, 1, H, W), got {tuple(lightness.shape)}")
+        if lightness.shape[-1] % self.stride or lightness.shape[-2] % self.stride:
+            raise ValueError(f"{type(self).__name__} needs H and W divisible by {self.stride}, "
+                             f"got {tuple(lightness.shape[-2:])}")
+
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 

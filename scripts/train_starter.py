@@ -22,6 +22,7 @@ import torch
 
 from mangacolor.core.checkpoint import save_checkpoint
 from mangacolor.core.models import build_model
+from mangacolor.core.training import zhang
 from mangacolor.core.training.data import ColorCropDataset, find_images, load_color_images, split_by_group
 
 STARTER_CONFIG = {
@@ -50,6 +51,11 @@ def main() -> None:
     ap.add_argument("--chroma-weight", type=float, default=25.0,
                     help="per-pixel loss weight is 1 + chroma/N (smaller N: stronger push against sepia)")
     ap.add_argument("--init", type=Path, default=None, help="continue from this checkpoint's weights")
+    ap.add_argument("--loss", choices=("l1-chroma", "classification"), default="l1-chroma",
+                    help="chroma-weighted L1 regression, or the class-rebalanced classification loss of "
+                         "Zhang et al. 2016 (a regression --init gets a new 313-bin head, the rest is kept)")
+    ap.add_argument("--rebalance", type=float, default=0.5,
+                    help="classification: weight of the uniform prior in the class rebalancing (lambda)")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -67,14 +73,21 @@ def main() -> None:
     print(f"train: {len(train_kept)} images {counts}; validation: {len(val_paths)} files; "
           f"loaded in {time.time() - t0:.0f}s", flush=True)
 
+    head = "classification" if args.loss == "classification" else "regression"
+    init_card: dict = {}
     if args.init:
         from mangacolor.core.checkpoint import load_checkpoint
 
         model, init_card = load_checkpoint(args.init)
         prior_steps = int(init_card.get("training", {}).get("steps", 0))
-        print(f"continuing from {args.init} ({prior_steps} steps)", flush=True)
+        if getattr(model, "head", "regression") != head:
+            model = _with_head(model, init_card["architecture"], head)
+        print(f"continuing from {args.init} ({prior_steps} steps, head {head})", flush=True)
     else:
-        model, prior_steps = build_model(STARTER_CONFIG), 0
+        model, prior_steps = build_model({**STARTER_CONFIG, "head": head}), 0
+    class_weights = None
+    if args.loss == "classification":
+        class_weights = _class_weights(train_imgs, args.rebalance)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
@@ -86,6 +99,14 @@ def main() -> None:
     split = {"train_files": [str(p.relative_to(args.data)) for p in train_kept],
              "validation_files": [str(p.relative_to(args.data)) for p in val_paths]}
 
+    if args.loss == "classification":
+        loss_name = (f"class-rebalanced cross entropy over 313 a*b* bins (Zhang et al. 2016, lambda "
+                     f"{args.rebalance:g}, annealed mean T {model.temperature:g})")
+    else:
+        loss_name = f"chroma-weighted L1 on a*b*/127 (weight 1 + C*/{args.chroma_weight:g})"
+    command = "python scripts/train_starter.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None)
+
     def save(final: bool = False):
         card = {
             "description": "mangacolor starter model: small Deep Koalarization trained from scratch on CPU",
@@ -95,10 +116,13 @@ def main() -> None:
                         f"faces256 subsampled to {args.faces}); licenses: see SOURCES.md there (CC BY, CC BY-SA, "
                         "CC BY-NC, CC BY-NC-ND, research-use faces): non-commercial use only",
                 "feature_extractor": "mobilenetv2_050, randomly initialized and trained jointly (no ImageNet weights)",
-                "steps": prior_steps + step, "batch_size": args.batch_size, "crop": args.size, "loss": f"chroma-weighted L1 on a*b*/127 (weight 1 + C*/{args.chroma_weight:g})",
+                "steps": prior_steps + step, "batch_size": args.batch_size, "crop": args.size, "loss": loss_name,
                 "optimizer": f"AdamW lr {args.lr} cosine, weight decay 1e-4", "seed": args.seed,
                 "minutes": round((time.time() - start) / 60, 1), "final": final,
-                "command": "python scripts/train_starter.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
+                "command": command,
+                "stages": _stages(init_card) + [{
+                    "steps": step, "minutes": round((time.time() - start) / 60, 1), "lr": args.lr,
+                    "loss": loss_name, "command": command}],
             },
             "split": {"rule": "group hash (core.training.data.split_by_group, val_fraction 0.1)",
                       "train": len(train_kept), "validation": len(val_paths)},
@@ -121,9 +145,12 @@ def main() -> None:
             lr = args.lr * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
             for g in opt.param_groups:
                 g["lr"] = lr
-            pred = model(L_in)
-            weight = 1.0 + torch.sqrt((ab**2).sum(1, keepdim=True)) / args.chroma_weight
-            loss = ((pred - ab).abs() / 127.0 * weight).mean()
+            if class_weights is not None:
+                loss = zhang.classification_loss(model.ab_logits(L_in), ab, class_weights)
+            else:
+                pred = model(L_in)
+                weight = 1.0 + torch.sqrt((ab**2).sum(1, keepdim=True)) / args.chroma_weight
+                loss = ((pred - ab).abs() / 127.0 * weight).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -140,6 +167,31 @@ def main() -> None:
     model.eval()
     save(final=True)
     print(f"done: {step} steps, {epoch} epochs, {(time.time() - start) / 60:.1f} min -> {args.out}.safetensors", flush=True)
+
+
+def _with_head(model: torch.nn.Module, architecture: dict, head: str) -> torch.nn.Module:
+    """The same network with another output head; every weight whose name and shape match is kept."""
+    new = build_model({**architecture, "head": head})
+    old = model.state_dict()
+    own = new.state_dict()
+    kept = {k: v for k, v in old.items() if k in own and own[k].shape == v.shape}
+    new.load_state_dict(kept, strict=False)
+    print(f"new {head} head: {len(kept)} of {len(own)} tensors taken over", flush=True)
+    return new
+
+
+def _class_weights(images: list, lam: float) -> torch.Tensor:
+    """Rebalancing weights from the a*b* prior of the training images (Zhang et al. 2016)."""
+    return torch.from_numpy(zhang.rebalance_weights(zhang.image_ab_prior(images), lam))
+
+
+def _stages(card: dict) -> list:
+    training = card.get("training", {})
+    if "stages" in training:
+        return list(training["stages"])
+    if training:
+        return [{k: training.get(k) for k in ("steps", "minutes", "lr", "loss", "command")}]
+    return []
 
 
 if __name__ == "__main__":

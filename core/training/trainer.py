@@ -584,15 +584,9 @@ class Trainer:
         return torch.stack([self._emb_cache[i] for i in ids]).to(self.device)
 
     def _ab_prior_weights(self) -> torch.Tensor:
-        samples = []
         images = self.data.train_images
-        for k in _spread(list(range(len(images))), 2000):  # at most 2000 images (large sets)
-            rgb = images[k]
-            h, w = rgb.shape[:2]
-            s = 64 / min(h, w)
-            small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-            samples.append(srgb_to_lab(small)[..., 1:])
-        prior = zhang.ab_prior(samples)
+        # at most 2000 images (large sets)
+        prior = zhang.image_ab_prior(images[k] for k in _spread(list(range(len(images))), 2000))
         self.ab_prior = prior
         return torch.from_numpy(zhang.rebalance_weights(prior))
 

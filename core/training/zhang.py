@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["NUM_BINS", "GRID", "SIGMA", "NEIGHBOURS", "LAMBDA", "TEMPERATURE", "ab_bins", "ab_bins_t",
-           "nearest_bin", "soft_encode", "ab_prior", "rebalance_weights", "annealed_mean",
+           "nearest_bin", "soft_encode", "ab_prior", "image_ab_prior", "rebalance_weights", "annealed_mean",
            "classification_loss"]
 
 #: Number of in-gamut a*b* classes.
@@ -140,6 +140,30 @@ def ab_prior(ab_samples: Iterable[np.ndarray], sigma: float = SIGMA) -> np.ndarr
     smooth = cv2.GaussianBlur(hist, (0, 0), sigma / GRID, borderType=cv2.BORDER_CONSTANT)
     p = smooth[bij[:, 0], bij[:, 1]] + 1e-12
     return p / p.sum()
+
+
+def image_ab_prior(images: Iterable[np.ndarray], short_side: int = 64, sigma: float = SIGMA) -> np.ndarray:
+    """The smoothed a*b* prior of a set of color images, each reduced to ``short_side`` first.
+
+    Args:
+        images: uint8 sRGB arrays (H, W, 3).
+        short_side: each image is area-resized so its short side is this many pixels (the prior
+            needs the color distribution, not detail; 64 keeps it fast).
+        sigma: Gaussian smoothing in a*b* units (see :func:`ab_prior`).
+
+    Returns:
+        float64 (313,) probabilities summing to 1.
+    """
+    from ..color import srgb_to_lab
+
+    def samples():
+        for rgb in images:
+            h, w = rgb.shape[:2]
+            s = short_side / min(h, w)
+            small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+            yield srgb_to_lab(small)[..., 1:]
+
+    return ab_prior(samples(), sigma)
 
 
 def rebalance_weights(prior: np.ndarray, lam: float = LAMBDA) -> np.ndarray:

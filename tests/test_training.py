@@ -202,6 +202,19 @@ def test_data_split_keeps_groups_together_and_leaves_out_near_gray(color_dir, gr
     assert len(split2.train_paths) == len(PEPPER) and len(split2.val_paths) == len(KATAWA)
 
 
+def test_a_folder_of_symbolic_links_splits_by_the_link_names(color_dir, tmp_path):
+    links = tmp_path / "links"
+    links.mkdir()
+    for p in sorted(color_dir.rglob("*.png")):
+        (links / f"{p.parent.name}_{p.name}").symlink_to(p)
+    split = prepare_data(_cfg(links, tmp_path / "out", val_fraction=0.3, val_max_images=100))
+    assert len(split.train_paths) + len(split.val_paths) == len(PEPPER) + len(KATAWA)
+    assert split.train_paths and split.val_paths
+    assert all(p.parent == links for p in split.train_paths + split.val_paths)
+    train_groups = {group_key(p, links) for p in split.train_paths}
+    assert not train_groups & {group_key(p, links) for p in split.val_paths}
+
+
 # -------------------------------------------------------------------------------- training
 @pytest.mark.parametrize("loss", ["l1", "classification"])
 def test_training_lowers_the_loss_on_real_images(color_dir, tiny_model_path, tmp_path, loss):

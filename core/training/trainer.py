@@ -154,6 +154,9 @@ def prepare_data(cfg: TrainConfig) -> DataSplit:
     """
     roots = [Path(d).expanduser() for d in cfg.data]
     listed: list[Path] = []
+    # each file's path through its (resolved) data folder, not through symbolic links to the file:
+    # a folder of links splits by the names in it
+    through: list[Path] = []
     for root in roots:
         if not root.is_dir():
             raise TrainError(f"{root}: no such folder")
@@ -161,6 +164,7 @@ def prepare_data(cfg: TrainConfig) -> DataSplit:
         if not files:
             raise TrainError(f"{root}: no images found (JPEG, PNG, WebP, BMP or TIFF, searched recursively)")
         listed += files
+        through += [root.resolve() / f.relative_to(root) for f in files]
     common = Path(os.path.commonpath([str(r.resolve()) for r in roots])) if len(roots) > 1 else roots[0].resolve()
     if cfg.val:
         vroot = Path(cfg.val).expanduser()
@@ -172,7 +176,7 @@ def prepare_data(cfg: TrainConfig) -> DataSplit:
         train_files = list(listed)
         rule = f"explicit validation folder {vroot}"
     else:
-        keys = [_split_key(f.resolve(), common, cfg.split) for f in listed]
+        keys = [_split_key(f, common, cfg.split) for f in through]
         scores = {k: _hash01(cfg.seed, k) for k in set(keys)}
         val_keys = {k for k, s in scores.items() if s < cfg.val_fraction}
         if len(scores) < 2:

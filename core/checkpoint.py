@@ -95,7 +95,6 @@ def save_checkpoint(model: ColorizationModel, path: Union[str, Path], card: Opti
     full = {
         "card_version": CARD_VERSION,
         "architecture": dict(model.config),
-        "input_scaling": {"lightness": "L/50 - 1", "ab": "tanh * 127"},
         "render_size": 512,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "library_versions": _versions(),
@@ -104,11 +103,19 @@ def save_checkpoint(model: ColorizationModel, path: Union[str, Path], card: Opti
     }
     full.update(card or {})
     full["architecture"] = dict(model.config)
+    full["input_scaling"] = {"lightness": "L/50 - 1", "ab": _ab_scaling(model)}
     full["weights_file"] = path.name
     full["weights_sha256"] = hashlib.sha256(blob).hexdigest()
     atomic_write_bytes(path, blob)
     atomic_write_bytes(path.with_suffix(".json"), (json.dumps(full, indent=2, default=str) + "\n").encode())
     return path
+
+
+def _ab_scaling(model: ColorizationModel) -> str:
+    if getattr(model, "head", "regression") == "classification":
+        return (f"annealed mean of softmax(logits / {getattr(model, 'temperature', 0.38):g}) over the 313 a*b* "
+                "bins of Zhang et al. 2016")
+    return "tanh * 127"
 
 
 def read_card(path: Union[str, Path]) -> dict:

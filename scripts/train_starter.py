@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from mangacolor.core.checkpoint import save_checkpoint
-from mangacolor.core.models import build_model
+from mangacolor.core.models import build_model, with_head
 from mangacolor.core.training import zhang
 from mangacolor.core.training.data import ColorCropDataset, find_images, load_color_images, split_by_group
 
@@ -80,8 +80,7 @@ def main() -> None:
 
         model, init_card = load_checkpoint(args.init)
         prior_steps = int(init_card.get("training", {}).get("steps", 0))
-        if getattr(model, "head", "regression") != head:
-            model = _with_head(model, init_card["architecture"], head)
+        model = with_head(model, head)
         print(f"continuing from {args.init} ({prior_steps} steps, head {head})", flush=True)
     else:
         model, prior_steps = build_model({**STARTER_CONFIG, "head": head}), 0
@@ -93,7 +92,6 @@ def main() -> None:
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
     ds = ColorCropDataset(train_imgs, size=args.size, scale=(144, 384), manga=1.0, seed=args.seed)
     budget = args.minutes * 60.0
-    est_steps = None
     step, epoch, start, last_save = 0, 0, time.time(), time.time()
     losses = []
     split = {"train_files": [str(p.relative_to(args.data)) for p in train_kept],
@@ -167,17 +165,6 @@ def main() -> None:
     model.eval()
     save(final=True)
     print(f"done: {step} steps, {epoch} epochs, {(time.time() - start) / 60:.1f} min -> {args.out}.safetensors", flush=True)
-
-
-def _with_head(model: torch.nn.Module, architecture: dict, head: str) -> torch.nn.Module:
-    """The same network with another output head; every weight whose name and shape match is kept."""
-    new = build_model({**architecture, "head": head})
-    old = model.state_dict()
-    own = new.state_dict()
-    kept = {k: v for k, v in old.items() if k in own and own[k].shape == v.shape}
-    new.load_state_dict(kept, strict=False)
-    print(f"new {head} head: {len(kept)} of {len(own)} tensors taken over", flush=True)
-    return new
 
 
 def _class_weights(images: list, lam: float) -> torch.Tensor:

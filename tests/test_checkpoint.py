@@ -97,3 +97,28 @@ def test_writes_are_atomic_and_leave_no_temporaries(tmp_path):
     save_checkpoint(m, tmp_path / "m")
     save_checkpoint(m, tmp_path / "m")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
+
+
+def test_classification_head_keeps_its_temperature_and_trunk(tmp_path):
+    from mangacolor.core.models import with_head
+
+    torch.manual_seed(5)
+    reg = build_model(TINY_CONFIG).eval()
+    cls = with_head(reg, "classification").eval()
+    kept = [k for k in reg.state_dict() if not k.startswith("decoder.6.")]
+    assert kept and all(torch.equal(reg.state_dict()[k], cls.state_dict()[k]) for k in kept)
+    assert with_head(cls, "classification") is cls
+    cls.temperature = 0.1
+    cls.config["temperature"] = 0.1
+    path = save_checkpoint(cls, tmp_path / "cls")
+    loaded, card = load_checkpoint(path)
+    assert loaded.head == "classification" and loaded.temperature == 0.1
+    assert "annealed mean" in card["input_scaling"]["ab"] and "0.1" in card["input_scaling"]["ab"]
+    L = torch.rand(1, 1, 32, 32) * 100
+    with torch.no_grad():
+        cool, warm = loaded(L), cls(L)
+        loaded.temperature = 1.0
+        mean = loaded(L)
+    assert torch.allclose(cool, warm)
+    # the temperature from the card is the one decoding: T = 1 (the plain mean) gives another result
+    assert not torch.allclose(cool, mean, atol=1e-3)

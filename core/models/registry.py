@@ -15,7 +15,7 @@ from typing import Callable, Dict
 import torch
 from torch import nn
 
-__all__ = ["ColorizationModel", "register", "build_model", "available_models"]
+__all__ = ["ColorizationModel", "register", "build_model", "available_models", "with_head"]
 
 _REGISTRY: Dict[str, Callable[..., "ColorizationModel"]] = {}
 
@@ -70,3 +70,29 @@ def build_model(config: dict) -> ColorizationModel:
     model = _REGISTRY[name](**cfg)
     model.config = {"name": name, **cfg}
     return model
+
+
+def with_head(model: ColorizationModel, head: str) -> ColorizationModel:
+    """The same architecture with another output head, keeping every weight whose name and shape match.
+
+    Used to fine-tune a regression model with the classification loss of Zhang et al. 2016: the
+    encoder, fusion and decoder are kept, the last convolution (2 a*b* channels vs 313 bin logits)
+    starts fresh.
+
+    Args:
+        model: a registry model (its ``config`` is rebuilt with ``head``).
+        head: ``"regression"`` or ``"classification"``.
+
+    Returns:
+        a new model (CPU, train mode); ``model`` itself when it already has that head.
+
+    Raises:
+        TypeError: the architecture has no ``head`` option.
+    """
+    if model.config.get("head", "regression") == head:
+        return model
+    new = build_model({**model.config, "head": head})
+    own = new.state_dict()
+    kept = {k: v for k, v in model.state_dict().items() if k in own and own[k].shape == v.shape}
+    new.load_state_dict(kept, strict=False)
+    return new

@@ -245,7 +245,7 @@ def build_training_model(cfg: TrainConfig) -> tuple[nn.Module, dict, dict]:
             weights cannot be read or downloaded.
     """
     from ..library import resolve_model
-    from ..models import build_model
+    from ..models import build_model, with_head
 
     head = cfg.head or ("classification" if cfg.loss == "classification" else None)
     if cfg.init:
@@ -259,10 +259,7 @@ def build_training_model(cfg: TrainConfig) -> tuple[nn.Module, dict, dict]:
         if head and head != current:
             if "head" not in _init_kwargs(model):
                 raise TrainError(f"{path}: architecture {model.config.get('name')!r} has no {head} head")
-            new = build_model({**model.config, "head": head})
-            state = {k: v for k, v in model.state_dict().items()
-                     if k in new.state_dict() and new.state_dict()[k].shape == v.shape}
-            new.load_state_dict(state, strict=False)
+            new = with_head(model, head)
             log.info("replaced the %s head of %s by a new %s head", current, path, head)
             prov["head_replaced"] = f"{current} -> {head}"
             model = new

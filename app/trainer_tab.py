@@ -58,7 +58,7 @@ PRESET_LABELS = {"quick": "Quick", "standard": "Standard", "koalarization-paper"
 #: Base-model choice meaning "a new Deep Koalarization with ImageNet Inception-ResNet-v2 weights".
 NEW_MODEL = "__new__"
 _OTHER = ""
-_LOSS_LABELS = {"mse": "MSE (paper)", "l1": "L1", "huber": "Huber", "classification": "Classification (Zhang et al.)"}
+_LOSS_LABELS = {"auto": "The model's own", "mse": "MSE (paper)", "l1": "L1", "huber": "Huber", "classification": "Classification (Zhang et al.)"}
 
 # tab states
 IDLE, STARTING, RUNNING, PAUSING, PAUSED, CANCELLING = "idle", "starting", "running", "pausing", "paused", "cancelling"

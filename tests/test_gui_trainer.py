@@ -108,7 +108,7 @@ def test_trainer_tab_starts_shows_progress_and_cancels_cleanly(qtbot, window, co
     assert tab.base_model() == str(tiny_model_path)  # the Colorize tab's model by default
     cfg = small_run(tab, tmp_path / "run", val_every=10)
     assert (cfg.init, cfg.data, cfg.val, cfg.size, cfg.batch_size, cfg.max_steps, cfg.loss) == (
-        str(tiny_model_path), [str(train.resolve())], str(val), 48, 4, 40, "l1")
+        str(tiny_model_path), [str(train.resolve())], str(val), 48, 4, 40, "auto")
 
     with qtbot.waitSignal(tab.step_done, timeout=TIMEOUT_MS) as blocker:
         tab.start(cfg)

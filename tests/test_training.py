@@ -151,6 +151,25 @@ def test_fine_tuning_with_the_classification_loss_replaces_only_the_head(color_d
     assert new_sd["decoder.6.weight"].shape[0] == 313 and card["render_size"] == 128
 
 
+def test_the_default_loss_is_the_models_own(color_dir, tiny_model_path, tmp_path):
+    from mangacolor.core.models import with_head
+    from mangacolor.core.checkpoint import save_checkpoint
+
+    reg, _ = load_checkpoint(tiny_model_path)
+    cls_path = save_checkpoint(with_head(reg, "classification"), tmp_path / "cls", {"render_size": 128})
+    for init, expected in ((tiny_model_path, "l1"), (cls_path, "classification")):
+        out = tmp_path / f"run_{expected}"
+        cfg = _cfg(color_dir, out, init=str(init), max_steps=1, validate_at_start=False, val_every=0)
+        assert cfg.loss == "auto"
+        trainer = Trainer(cfg)
+        for _ in trainer.events():
+            pass
+        assert trainer.config.loss == expected
+        assert json.loads((out / "config.json").read_text())["loss"] == expected
+        assert load_checkpoint(out / "last.safetensors")[0].head == ("classification" if expected == "classification"
+                                                                      else "regression")
+
+
 # ------------------------------------------------------------------------------------ config
 def test_config_round_trips_through_json_and_presets_validate(color_dir, tmp_path):
     cfg = _cfg(color_dir, tmp_path / "run")

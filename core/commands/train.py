@@ -65,8 +65,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--unfreeze", action="store_true", help="train the feature extractor too")
     p.add_argument("--cache-embeddings", action=argparse.BooleanOptionalAction, default=None,
                    help="compute a frozen extractor's embedding once per image")
-    p.add_argument("--loss", choices=LOSSES, help="mse (paper), l1, huber, l1-chroma (chroma-weighted L1) or classification "
-                   "(Zhang et al. 2016)")
+    p.add_argument("--loss", choices=LOSSES, help="auto (default: classification for a model with the classification head such as "
+                   "the starter, else l1), mse (paper), l1, huber, l1-chroma (chroma-weighted L1) or "
+                   "classification (Zhang et al. 2016)")
     p.add_argument("--optimizer", choices=["adamw", "adam"])
     p.add_argument("--schedule", choices=["cosine", "constant"])
     p.add_argument("--epochs", type=int, metavar="N")

@@ -14,9 +14,10 @@ from typing import Any, Optional, Union
 
 __all__ = ["TrainConfig", "PRESETS", "LOSSES", "ConfigError"]
 
-#: Loss names: ``mse`` (Koalarization paper), ``l1``, ``huber``, ``l1-chroma`` (L1 weighted by the
-#: target chroma, the starter model's loss), ``classification`` (Zhang et al. 2016).
-LOSSES = ("mse", "l1", "huber", "l1-chroma", "classification")
+#: Loss names: ``auto`` (the model's own: ``classification`` for a model with the classification
+#: head, such as the starter model, else ``l1``), ``mse`` (Koalarization paper), ``l1``, ``huber``,
+#: ``l1-chroma`` (L1 weighted by the target chroma), ``classification`` (Zhang et al. 2016).
+LOSSES = ("auto", "mse", "l1", "huber", "l1-chroma", "classification")
 
 
 class ConfigError(ValueError):
@@ -53,7 +54,7 @@ class TrainConfig:
     (on the whole image, as at inference) instead of per crop.
 
     Optimisation:
-        loss: one of :data:`LOSSES`. optimizer: ``adamw`` or ``adam``. lr, weight_decay.
+        loss: one of :data:`LOSSES` (``auto`` is resolved when the model is built). optimizer: ``adamw`` or ``adam``. lr, weight_decay.
         schedule: ``cosine`` (linear warm-up of ``warmup_steps``, cosine decay to
             ``min_lr_ratio * lr``) or ``constant`` (warm-up, then flat).
         epochs, or ``max_steps`` (optimizer steps; overrides epochs when > 0).
@@ -97,7 +98,7 @@ class TrainConfig:
     freeze_extractor: Optional[bool] = None
     cache_embeddings: bool = False
 
-    loss: str = "l1"
+    loss: str = "auto"
     optimizer: str = "adamw"
     lr: float = 3e-4
     weight_decay: float = 1e-4
@@ -251,8 +252,8 @@ class TrainConfig:
 #: Named presets: ``{"name": {"description": str, "options": {field: value}}}``.
 PRESETS: dict[str, dict] = {
     "quick": {
-        "description": "A few minutes on a CPU: fine-tune with L1 on 128 px crops for 2 epochs.",
-        "options": {"loss": "l1", "lr": 3e-4, "epochs": 2, "batch_size": 8, "size": 128, "scale": [144, 320],
+        "description": "A few minutes on a CPU: fine-tune with the model's own loss on 128 px crops for 2 epochs.",
+        "options": {"loss": "auto", "lr": 3e-4, "epochs": 2, "batch_size": 8, "size": 128, "scale": [144, 320],
                     "warmup_steps": 20, "val_size": 192, "val_max_images": 24, "cache_embeddings": True},
     },
     "standard": {

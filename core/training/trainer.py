@@ -832,6 +832,9 @@ class Trainer:
         else:
             self.model, self.base_card, self.provenance = build_training_model(c)
         model = self.model
+        if c.loss == "auto":  # the model's own loss: its classification head keeps its colors
+            self.config = c = c.replace(loss="classification" if _has_logits(model) else "l1")
+            log.info("loss: %s (the model's own)", c.loss)
         if c.loss == "classification" and not _has_logits(model):
             raise TrainError("the classification loss needs a model with the classification head")
         self.frozen = bool(getattr(model, "freeze_extractor", False))
@@ -975,6 +978,7 @@ class Trainer:
         threads_before = torch.get_num_threads()
         try:
             self._setup()
+            c = self.config  # "auto" loss resolved
             self._t_start = time.time()
             self.out.mkdir(parents=True, exist_ok=True)
             if self.main:

@@ -44,6 +44,8 @@ def main() -> None:
     ap.add_argument("--manga", action="store_true", help="feed the manga-look L* (screentone etc.) to the network")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    ap.add_argument("--no-paper-white", action="store_true",
+                    help="keep the predicted chroma on paper white (no fade, see pipeline.fade_paper_white)")
     ap.add_argument("--temperatures", type=float, nargs="+", default=None,
                     help="classification head: measure these annealed-mean temperatures")
     ap.add_argument("--write-chosen", action="store_true",
@@ -53,7 +55,8 @@ def main() -> None:
     files = json.loads(args.split.read_text())["validation_files"]
     if args.limit:
         files = files[: args.limit]
-    col = Colorizer.from_checkpoint(args.model, device="auto", render_size=args.render_size)
+    col = Colorizer.from_checkpoint(args.model, device="auto", render_size=args.render_size,
+                                    **({"paper_white": None} if args.no_paper_white else {}))
     images = [_validation_image(args.data / rel, args.max_side) for rel in files]
     if not args.temperatures:
         agg, rows = _evaluate(col, files, images, args.manga)
@@ -114,7 +117,8 @@ def _evaluate(col: Colorizer, files: list, images: list, manga: bool) -> tuple[d
 
 
 def _report(agg: dict, col: Colorizer, manga: bool) -> None:
-    print(f"{agg['images']} validation images, render size {col.render_size}, input {'manga look' if manga else 'clean L*'}")
+    print(f"{agg['images']} validation images, render size {col.render_size}, input {'manga look' if manga else 'clean L*'}, "
+          f"paper-white fade {col.paper_white or 'off'}")
     print(f"PSNR output vs ground truth: {agg['psnr_out']:.2f} dB   gray input vs ground truth: {agg['psnr_gray']:.2f} dB")
     print(f"SSIM output: {agg['ssim_out']:.4f}   gray input: {agg['ssim_gray']:.4f}")
     print(f"colorfulness (Hasler-Susstrunk) output: {agg['cf_out']:.1f}   ground truth: {agg['cf_gt']:.1f}   "
@@ -130,10 +134,10 @@ def _write_temperature(path: Path, chosen: float, results: dict, col: Colorizer,
     a = results[chosen]
     command = "python scripts/evaluate_model.py " + " ".join(
         [str(path), "--temperatures", *(f"{t:g}" for t in args.temperatures), "--write-chosen"]
-        + (["--manga"] if args.manga else []))
+        + (["--manga"] if args.manga else []) + (["--no-paper-white"] if args.no_paper_white else []))
     card.setdefault("metrics", {})["validation"] = {
         "images": a["images"], "render_size": col.render_size, "input": "manga look" if args.manga else "clean L*",
-        "temperature": chosen,
+        "temperature": chosen, "paper_white_fade": list(col.paper_white) if col.paper_white else None,
         "psnr_output_db": round(a["psnr_out"], 2), "psnr_gray_db": round(a["psnr_gray"], 2),
         "ssim_output": round(a["ssim_out"], 4), "ssim_gray": round(a["ssim_gray"], 4),
         "colorfulness_output": round(a["cf_out"], 1), "colorfulness_ground_truth": round(a["cf_gt"], 1),

@@ -46,6 +46,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--faces", type=int, default=800, help="at most this many faces256 crops")
+    ap.add_argument("--train-faces", type=int, default=None,
+                    help="after the split, train on at most this many faces256 images (the validation split "
+                         "stays the same); faces otherwise dominate the set and pull every color to skin tones")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--chroma-weight", type=float, default=25.0,
@@ -68,6 +71,11 @@ def main() -> None:
     drop = set(rng.permutation(len(faces))[args.faces:].tolist())
     paths = [p for p in paths if p.parent.name != "faces256"] + [f for i, f in enumerate(faces) if i not in drop]
     train_paths, val_paths = split_by_group(paths, 0.1, root=args.data, seed=args.seed)
+    if args.train_faces is not None:
+        train_faces = [p for p in train_paths if p.parent.name == "faces256"]
+        keep = set(rng.permutation(len(train_faces))[: args.train_faces].tolist())
+        train_paths = [p for p in train_paths if p.parent.name != "faces256"] + [
+            f for i, f in enumerate(train_faces) if i in keep]
     t0 = time.time()
     train_imgs, train_kept, counts = load_color_images(train_paths, max_side=384)
     print(f"train: {len(train_kept)} images {counts}; validation: {len(val_paths)} files; "
@@ -111,7 +119,9 @@ def main() -> None:
             "render_size": 512,
             "training": {
                 "data": f"{len(train_kept)} color images from ../shared/data/color ({', '.join(f.name for f in folders)}; "
-                        f"faces256 subsampled to {args.faces}); licenses: see SOURCES.md there (CC BY, CC BY-SA, "
+                        f"faces256 subsampled to {args.faces}"
+                        + (f", {args.train_faces} of them for training" if args.train_faces is not None else "")
+                        + "); licenses: see SOURCES.md there (CC BY, CC BY-SA, "
                         "CC BY-NC, CC BY-NC-ND, research-use faces): non-commercial use only",
                 "feature_extractor": "mobilenetv2_050, randomly initialized and trained jointly (no ImageNet weights)",
                 "steps": prior_steps + step, "batch_size": args.batch_size, "crop": args.size, "loss": loss_name,

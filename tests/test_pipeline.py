@@ -64,3 +64,25 @@ def test_color_page_input_uses_its_lightness(colorizer, color_pages):
     page = Page(rgb=np.asarray(im).copy(), is_gray=False)
     res = colorizer.colorize_page(page, render_size=96)
     assert np.abs(srgb_to_lab(res.rgb)[..., 0] - srgb_to_lab(page.rgb)[..., 0]).mean() < 1.5
+
+
+def test_paper_white_stays_white_and_the_card_can_turn_the_fade_off(colorizer, tiny_model_path, bw_pages):
+    from mangacolor.core.pipeline import PAPER_WHITE, fade_paper_white
+
+    page = read_page(bw_pages[1])
+    L = page_lightness(page)
+    ab = colorizer.predict_ab(L)[0]
+    raw = Colorizer.from_checkpoint(tiny_model_path, device="cpu", paper_white=None).predict_ab(L)[0]
+    chroma, raw_chroma = np.hypot(ab[..., 0], ab[..., 1]), np.hypot(raw[..., 0], raw[..., 1])
+    paper, ink = L >= PAPER_WHITE[1], L <= PAPER_WHITE[0]
+    assert paper.mean() > 0.2 and ink.mean() > 0.05  # a real page has both
+    assert raw_chroma[paper].mean() > 0.1 and chroma[paper].max() == 0.0
+    assert np.array_equal(ab[ink], raw[ink])  # below the range nothing changes
+    mid = (L > PAPER_WHITE[0]) & (L < PAPER_WHITE[1])
+    assert np.all(chroma[mid] <= raw_chroma[mid] + 1e-4)
+    assert np.allclose(fade_paper_white(raw, L), ab)
+    # a card entry of null turns the fade off
+    card_off = Colorizer(colorizer.model, {**colorizer.card, "paper_white": None}, device="cpu")
+    assert card_off.paper_white is None and np.array_equal(card_off.predict_ab(L)[0], raw)
+    with pytest.raises(ValueError):
+        fade_paper_white(raw, L, (99.0, 95.0))

@@ -20,6 +20,59 @@ TINY_CONFIG = {"name": "koalarization", "extractor": "test_efficientnet", "embed
                "extractor_size": 64, "width": 0.125}
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for the module: the tiny model runs faster on one thread than on two contended cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def small_jpeg(path: Path, side: int = 300, **save_kw) -> bytes:
+    """A real page reduced to fit ``side`` x ``side`` px, as JPEG bytes (``save_kw`` go to Pillow's save)."""
+    import io
+
+    from PIL import Image
+
+    im = Image.open(path)
+    im.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=90, **save_kw)
+    return buf.getvalue()
+
+
+def write_small(src: Path, dst: Path, short: int = 96) -> None:
+    """Write ``src`` reduced to a ``short`` px short side as PNG ``dst`` (parents created)."""
+    import cv2
+
+    from mangacolor.core.imageio import read_page
+
+    rgb = read_page(src).rgb
+    h, w = rgb.shape[:2]
+    s = short / min(h, w)
+    small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(dst), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+
+
+def drop_files(widget, paths) -> None:
+    """A real drag-enter + drop of local files on ``widget``, as a file manager sends it."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = widget.rect().center()
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)  # (the only constructor PySide6 offers)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(widget, QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                              Qt.KeyboardModifier.NoModifier))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -26,6 +26,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import small_jpeg
 from mangacolor.core.archive import ArchiveError, list_archive_pages
 from mangacolor.core.batch import (JOURNAL_NAME, WORK_DIR_NAME, BatchError, BatchJob, BatchSettings, colored_fraction,
                                    run_batch)
@@ -38,29 +39,14 @@ N_PAGES = 33
 COMICINFO = (b'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Series>Test chapter</Series>'
              b"<Number>1</Number><PageCount>33</PageCount></ComicInfo>\n")
 
-
-def _small_jpeg(path: Path, side: int = 300) -> bytes:
-    im = Image.open(path)
-    im.thumbnail((side, side), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=90, dpi=(300, 300))
-    return buf.getvalue()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The tiny model runs faster on one thread than on two contended cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def real_pages(shared_data, bw_pages) -> list[bytes]:
     """33 real B&W pages (JPEG bytes, 300 px long side)."""
     mantra = sorted((shared_data / "pages" / "openmantra").glob("*/*.jpg"))[: N_PAGES - len(bw_pages)]
-    pages = [_small_jpeg(p) for p in list(bw_pages) + mantra]
+    pages = [small_jpeg(p, dpi=(300, 300)) for p in list(bw_pages) + mantra]
     assert len(pages) == N_PAGES
     return pages
 
@@ -302,8 +288,8 @@ def test_cancel_stops_after_current_page_and_resume_redoes_only_changed_pages(co
 def test_skip_colored_copies_color_pages_through(colorizer, bw_pages, color_pages, tmp_path):
     src = tmp_path / "mixed"
     src.mkdir()
-    color = [_small_jpeg(p) for p in color_pages[:3]]
-    bw = [_small_jpeg(p) for p in bw_pages[:3]]
+    color = [small_jpeg(p, dpi=(300, 300)) for p in color_pages[:3]]
+    bw = [small_jpeg(p, dpi=(300, 300)) for p in bw_pages[:3]]
     for i, (c, g) in enumerate(zip(color, bw)):
         (src / f"color{i}.jpg").write_bytes(c)
         (src / f"bw{i}.jpg").write_bytes(g)

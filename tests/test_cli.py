@@ -8,7 +8,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from mangacolor.core import __version__
@@ -16,14 +15,7 @@ from mangacolor.core.cli import main
 from mangacolor.core.color import chroma, gray_to_lightness, srgb_to_lab
 from mangacolor.core.imageio import read_page
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The tiny model runs faster on one thread than on two contended cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _snapshot(folder):

@@ -17,29 +17,16 @@ from PIL import Image
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QWheelEvent  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QKeySequence, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from conftest import drop_files  # noqa: E402
 from mangacolor.app.main_window import MainWindow  # noqa: E402
 from mangacolor.app.page_list import PageState  # noqa: E402
 from mangacolor.app.qt_images import qimage_to_rgb  # noqa: E402
 
 TIMEOUT_MS = 60000
-
-
-def drop(window: MainWindow, paths) -> None:
-    """Deliver a real drag-enter + drop of local files to the window, as a file manager would."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = window.rect().center()
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)  # (the only constructor PySide6 offers)
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    ev = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                    Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, ev)
 
 
 def page_size(path: Path) -> tuple[int, int]:
@@ -69,7 +56,7 @@ def test_drop_colorize_shows_both_views_in_step(qtbot, window, bw_pages):
     path = bw_pages[0]
     w, h = page_size(path)
     with qtbot.waitSignal(tab.page_loaded, timeout=TIMEOUT_MS):  # thumbnail decoded off the GUI thread
-        drop(window, [path])
+        drop_files(window, [path])
     assert len(tab.page_list) == 1
     key = tab.shown_key()
     assert key is not None and Path(key) == path
@@ -110,7 +97,7 @@ def test_drop_colorize_shows_both_views_in_step(qtbot, window, bw_pages):
 
 def test_cancel_stops_early_and_worker_stays_usable(qtbot, window, bw_pages):
     tab = window.colorize_tab
-    drop(window, [bw_pages[0].parent])  # the whole folder: 9 pages
+    drop_files(window, [bw_pages[0].parent])  # the whole folder: 9 pages
     n = len(tab.page_list)
     assert n == len(bw_pages) >= 5
     with qtbot.waitSignal(tab.page_colorized, timeout=TIMEOUT_MS):
@@ -139,14 +126,14 @@ def test_bad_files_give_one_line_message(qtbot, window, bw_pages, tmp_path):
     tab = window.colorize_tab
     notes = tmp_path / "notes.txt"
     notes.write_text("not a page\n")
-    drop(window, [notes])
+    drop_files(window, [notes])
     assert len(tab.page_list) == 0
     assert "notes.txt" in window.last_message and "\n" not in window.last_message
 
     bad = tmp_path / "broken_page.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
     with qtbot.waitSignal(tab.page_failed, timeout=TIMEOUT_MS) as blocker:
-        drop(window, [bad])
+        drop_files(window, [bad])
     key, message = blocker.args
     assert "broken_page.png" in message and "\n" not in message
     assert window.last_message == message
@@ -157,7 +144,7 @@ def test_bad_files_give_one_line_message(qtbot, window, bw_pages, tmp_path):
     with qtbot.waitSignal(tab.page_failed, timeout=TIMEOUT_MS) as blocker:
         tab.colorize_keys([key])
     assert "broken_page.png" in blocker.args[1]
-    drop(window, [bw_pages[1]])
+    drop_files(window, [bw_pages[1]])
     good = str(bw_pages[1])
     tab.page_list.select_key(good)
     assert colorize_shown(qtbot, window) == good
@@ -172,7 +159,7 @@ def test_save_writes_page_size_png_and_never_overwrites_input(qtbot, window, bw_
     png_in = src_dir / "p1.png"
     Image.open(bw_pages[2]).convert("L").crop((0, 0, 700, 1000)).save(png_in)
     before = png_in.read_bytes()
-    drop(window, [png_in])
+    drop_files(window, [png_in])
     tab.page_list.select_key(str(png_in))
     colorize_shown(qtbot, window)
 
@@ -187,7 +174,7 @@ def test_save_writes_page_size_png_and_never_overwrites_input(qtbot, window, bw_
 
     # Save all into another folder: page stem + .png, page size kept
     out = tmp_path / "out"
-    drop(window, [bw_pages[0]])
+    drop_files(window, [bw_pages[0]])
     tab.page_list.select_key(str(bw_pages[0]))
     colorize_shown(qtbot, window)
     with qtbot.waitSignal(tab.save_finished, timeout=TIMEOUT_MS) as blocker:
@@ -209,7 +196,7 @@ def test_missing_model_is_reported_and_worker_survives(qtbot, bw_pages, tiny_mod
         qtbot.waitUntil(lambda: "cannot load" in w.device_label.text(), timeout=TIMEOUT_MS)
         assert "nowhere" in w.last_message and "\n" not in w.last_message
         tab = w.colorize_tab
-        drop(w, [bw_pages[0]])
+        drop_files(w, [bw_pages[0]])
         with qtbot.waitSignal(tab.job_finished, timeout=TIMEOUT_MS) as blocker:
             tab.colorize_selected()
         assert blocker.args[1] == "failed" and "nowhere" in blocker.args[2]
@@ -241,7 +228,7 @@ def test_shortcuts_settings_and_tabs(qtbot, window, bw_pages):
     assert main_window.STARTER_NAME == library.STARTER_NAME
 
     tab = window.colorize_tab
-    drop(window, bw_pages[:3])
+    drop_files(window, bw_pages[:3])
     assert tab.page_list.currentRow() == 0
     a["next_page"].trigger()
     a["next_page"].trigger()

@@ -9,22 +9,17 @@ on the GUI thread (the tab's) are waited on.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import zipfile
 from pathlib import Path
 
 import pytest
-import torch
 from PIL import Image
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
+from conftest import drop_files, small_jpeg  # noqa: E402
 from mangacolor.app import batch_tab as batch_mod  # noqa: E402
 from mangacolor.app.batch_tab import (FINISHED, PAUSED, BatchSpec, load_queue, queue_path,  # noqa: E402
                                       save_queue)
@@ -33,22 +28,7 @@ from mangacolor.core.batch import JOURNAL_NAME  # noqa: E402
 
 TIMEOUT_MS = 90000
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The tiny model runs faster on one thread than on two contended cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _small(src: Path, side: int = 300) -> bytes:
-    im = Image.open(src)
-    im.thumbnail((side, side), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=90)
-    return buf.getvalue()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
@@ -57,8 +37,8 @@ def chapter(tmp_path, bw_pages, color_pages) -> Path:
     d = tmp_path / "chapter"
     d.mkdir()
     for i, p in enumerate(bw_pages[:8]):
-        (d / f"{i + 1:03d}.jpg").write_bytes(_small(p))
-    (d / "color_insert.jpg").write_bytes(_small(color_pages[1]))
+        (d / f"{i + 1:03d}.jpg").write_bytes(small_jpeg(p))
+    (d / "color_insert.jpg").write_bytes(small_jpeg(color_pages[1]))
     (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(120))
     return d
 
@@ -69,21 +49,8 @@ def volume(tmp_path, bw_pages) -> Path:
     path = tmp_path / "vol.cbz"
     with zipfile.ZipFile(path, "w") as zf:
         for i, p in enumerate(bw_pages[-3:]):
-            zf.writestr(f"pages/p{i + 1}.jpg", _small(p))
+            zf.writestr(f"pages/p{i + 1}.jpg", small_jpeg(p))
     return path
-
-
-def drop(widget, paths) -> None:
-    """A real drag-enter + drop of local files on ``widget``, as a file manager sends it."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = widget.rect().center()
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted()
-    QApplication.sendEvent(widget, QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                              Qt.KeyboardModifier.NoModifier))
 
 
 def open_window(qtbot, model) -> MainWindow:
@@ -100,7 +67,7 @@ def test_batch_tab_runs_the_queue_and_reports_progress(qtbot, tiny_model_path, c
     tab = w.batch_tab
     try:
         with qtbot.waitSignals([tab.job_added, tab.job_added], timeout=5000):
-            drop(tab, [chapter, volume])
+            drop_files(tab, [chapter, volume])
         k1, k2 = tab.keys()
         s1, s2 = tab.spec(k1), tab.spec(k2)
         assert s1.inputs == [str(chapter)] and s2.inputs == [str(volume)]
@@ -185,7 +152,7 @@ def test_batch_tab_runs_the_queue_and_reports_progress(qtbot, tiny_model_path, c
         # bad drops give one line and add nothing
         notes = chapter.parent / "notes.txt"
         notes.write_text("not a page")
-        drop(tab, [notes])
+        drop_files(tab, [notes])
         assert len(tab.keys()) == 2 and "notes.txt" in w.last_message and "\n" not in w.last_message
     finally:
         w.shutdown()

@@ -10,63 +10,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import pytest
-import torch
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
+from conftest import drop_files, write_small  # noqa: E402
 from mangacolor.app.main_window import MainWindow  # noqa: E402
 from mangacolor.app.trainer_tab import IDLE, PAUSED  # noqa: E402
-from mangacolor.core.imageio import read_page  # noqa: E402
 from mangacolor.core.library import models_dir  # noqa: E402
 
 TIMEOUT_MS = 90000
 TRAIN = ["episode01_2", "episode02_3", "episode04_3", "episode05_2", "episode07_3", "episode08_3"]
 VAL = ["episode09_4", "episode10_5"]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _write_small(src: Path, dst: Path, short: int = 96) -> None:
-    rgb = read_page(src).rgb
-    h, w = rgb.shape[:2]
-    s = short / min(h, w)
-    small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(dst), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def color_folders(shared_data, tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("trainer_data")
     for name in TRAIN:
-        _write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / "train" / f"{name}.png")
+        write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / "train" / f"{name}.png")
     for name in VAL:
-        _write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / "val" / f"{name}.png")
+        write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / "val" / f"{name}.png")
     return root / "train", root / "val"
-
-
-def drop(widget, paths) -> None:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = widget.rect().center()
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted()
-    QApplication.sendEvent(widget, QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                              Qt.KeyboardModifier.NoModifier))
 
 
 @pytest.fixture
@@ -90,8 +57,8 @@ def test_trainer_tab_starts_shows_progress_and_cancels_cleanly(qtbot, window, co
                                                                tmp_path):
     tab = window.trainer_tab
     train, val = color_folders
-    drop(tab, [train])
-    drop(tab.val_edit, [val])
+    drop_files(tab, [train])
+    drop_files(tab.val_edit, [val])
     assert tab.data_folders() == [str(train.resolve())] and tab.val_edit.text() == str(val)
 
     # presets fill the fields; the paper's recipe: MSE, Adam, lr 1e-3, 224 px crops
@@ -168,7 +135,7 @@ def test_unusable_data_fails_with_one_line(qtbot, window, bw_pages, tmp_path):
     tab = window.trainer_tab
     gray = tmp_path / "gray"
     for p in bw_pages[:3]:
-        _write_small(p, gray / f"{p.stem}.png", 128)
+        write_small(p, gray / f"{p.stem}.png", 128)
     tab.add_data_folders([gray])
     tab.size_spin.setValue(48)
     with qtbot.waitSignal(tab.training_ended, timeout=TIMEOUT_MS) as blocker:

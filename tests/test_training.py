@@ -20,6 +20,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from conftest import write_small
 from mangacolor.core.checkpoint import load_checkpoint, read_card
 from mangacolor.core.cli import main as cli_main
 from mangacolor.core.color import srgb_to_lab
@@ -48,23 +49,14 @@ TINY_ARGS = ["--backbone", "test_efficientnet", "--no-pretrained", "--embedding"
              "--threads", "1", "--device", "cpu"]
 
 
-def _write_small(src: Path, dst: Path, short: int = 96) -> None:
-    rgb = read_page(src).rgb
-    h, w = rgb.shape[:2]
-    s = short / min(h, w)
-    small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(dst), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
-
-
 @pytest.fixture(scope="module")
 def color_dir(shared_data, tmp_path_factory) -> Path:
     """14 real color images (Pepper&Carrot pages, Katawa Shoujo art), reduced to 96 px short side."""
     root = tmp_path_factory.mktemp("color")
     for name in PEPPER:
-        _write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / "peppercarrot" / f"{name}.png")
+        write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / "peppercarrot" / f"{name}.png")
     for name in KATAWA:
-        _write_small(shared_data / "color" / "katawa-shoujo" / f"{name}.jpg", root / "katawa" / f"{name}.png")
+        write_small(shared_data / "color" / "katawa-shoujo" / f"{name}.jpg", root / "katawa" / f"{name}.png")
     return root
 
 
@@ -73,7 +65,7 @@ def gray_dir(bw_pages, tmp_path_factory) -> Path:
     """Three real black-and-white manga pages (no color to learn from)."""
     root = tmp_path_factory.mktemp("gray")
     for p in bw_pages[:3]:
-        _write_small(p, root / f"{p.stem}.png", 128)
+        write_small(p, root / f"{p.stem}.png", 128)
     return root
 
 

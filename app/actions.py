@@ -10,15 +10,17 @@ from PySide6.QtWidgets import QStyle, QWidget
 __all__ = ["make_action"]
 
 
-def make_action(parent: QWidget, text: str, shortcut: Union[str, Sequence[str], None], slot: Callable[[], object],
-                icon: Union[QStyle.StandardPixmap, QIcon, None] = None, tip: str = "") -> QAction:
-    """An action owned by ``parent`` that calls ``slot()`` when triggered.
+def make_action(parent: QWidget, text: str, shortcut: Union[str, Sequence[str], None], slot: Callable[..., object],
+                icon: Union[QStyle.StandardPixmap, QIcon, None] = None, tip: str = "",
+                checkable: bool = False) -> QAction:
+    """An action owned by ``parent`` that calls ``slot()`` when triggered, or ``slot(checked)`` when toggled.
 
     Args:
         text: menu text ("Open Files…"); the tooltip defaults to it without "&" and the ellipsis.
         shortcut: one key sequence ("Ctrl+O"), several (["Ctrl++", "Ctrl+="]) or None.
         icon: a standard pixmap of the parent's style, an icon, or None.
         tip: tooltip; the shortcut keys are appended in the platform's notation.
+        checkable: an on/off action; ``slot`` gets the new state (bool) on every toggle.
     """
     a = QAction(text, parent)
     seqs = [] if not shortcut else [shortcut] if isinstance(shortcut, str) else list(shortcut)
@@ -28,5 +30,9 @@ def make_action(parent: QWidget, text: str, shortcut: Union[str, Sequence[str], 
         a.setIcon(parent.style().standardIcon(icon) if isinstance(icon, QStyle.StandardPixmap) else icon)
     keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in seqs)
     a.setToolTip((tip or text.replace("&", "").rstrip(".\u2026")) + (f" ({keys})" if keys else ""))
-    a.triggered.connect(lambda checked=False: slot())
+    if checkable:
+        a.setCheckable(True)
+        a.toggled.connect(slot)
+    else:
+        a.triggered.connect(lambda checked=False: slot())
     return a

@@ -25,7 +25,7 @@ from typing import Iterable, Optional, Union
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QSlider, QSpinBox,
                                QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
 
@@ -270,8 +270,8 @@ class ColorizeTab(QWidget):
     # ---- actions ----------------------------------------------------------------------------
     def _make_actions(self) -> None:
 
-        def act(name, text, shortcut, slot, icon=None, tip=""):
-            a = self.actions_by_name[name] = make_action(self, text, shortcut, slot, icon, tip)
+        def act(name, text, shortcut, slot, icon=None, tip="", checkable=False):
+            a = self.actions_by_name[name] = make_action(self, text, shortcut, slot, icon, tip, checkable)
             return a
 
         SP = QStyle.StandardPixmap
@@ -294,22 +294,12 @@ class ColorizeTab(QWidget):
         act("next_page", "Next Page", "PgDown", self.next_page, SP.SP_ArrowDown)
         act("previous_page", "Previous Page", "PgUp", self.previous_page, SP.SP_ArrowUp)
         act("remove_all", "Close All Pages", None, self.clear_pages, None, "Remove every page from the list")
-        overlay = QAction("Overspill Heatmap", self)
-        overlay.setCheckable(True)
-        overlay.setShortcut(QKeySequence("H"))
-        overlay.setToolTip("Show where color crosses ink lines (red), is off its region's color (orange) or a "
-                           "region carries two colors (violet) (H)")
-        overlay.toggled.connect(self._on_overlay_toggled)
-        overlay.setIconText("Heatmap")
-        self.actions_by_name["overlay"] = overlay
-        fix = QAction("Fix Overspill", self)
-        fix.setCheckable(True)
-        fix.setShortcut(QKeySequence("F"))
-        fix.setToolTip("Show and save the pages with one flat color per line-bounded region, from the cached "
-                       "prediction (F)")
-        fix.toggled.connect(self._on_fix_toggled)
-        fix.setIconText("Fix")
-        self.actions_by_name["fix"] = fix
+        act("overlay", "Overspill Heatmap", "H", self._on_overlay_toggled, None,
+            "Show where color crosses ink lines (red), is off its region's color (orange) or a region carries two "
+            "colors (violet)", checkable=True).setIconText("Heatmap")
+        act("fix", "Fix Overspill", "F", self._on_fix_toggled, None,
+            "Show and save the pages with one flat color per line-bounded region, from the cached prediction",
+            checkable=True).setIconText("Fix")
         self.actions_by_name["zoom_in"].setIconText("Zoom +")
         self.actions_by_name["zoom_out"].setIconText("Zoom \u2212")
         self.actions_by_name["open_files"].setIconText("Open")

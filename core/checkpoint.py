@@ -113,7 +113,7 @@ def save_checkpoint(model: ColorizationModel, path: Union[str, Path], card: Opti
 
 def _ab_scaling(model: ColorizationModel) -> str:
     if getattr(model, "head", "regression") == "classification":
-        return (f"annealed mean of softmax(logits / {getattr(model, 'temperature', 0.38):g}) over the 313 a*b* "
+        return (f"annealed mean of softmax(logits / {model.temperature:g}) over the 313 a*b* "
                 "bins of Zhang et al. 2016")
     return "tanh * 127"
 

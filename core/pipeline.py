@@ -82,7 +82,7 @@ def fade_paper_white(ab: np.ndarray, lightness: np.ndarray,
     if ab.shape[:2] != lightness.shape:
         raise ValueError(f"a*b* shape {ab.shape[:2]} does not match L* shape {lightness.shape}")
     keep = np.clip((end - lightness) / (end - start), 0.0, 1.0).astype(np.float32)
-    return (ab * keep[..., None]).astype(np.float32)
+    return (ab * keep[..., None]).astype(np.float32, copy=False)
 
 
 def combine_lab(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
@@ -147,7 +147,7 @@ class Colorizer:
     def __init__(self, model: ColorizationModel, card: Optional[dict] = None, device: str = "auto",
                  render_size: Optional[int] = None, half: bool = True, paper_white="card"):
         self.card = card or {}
-        if isinstance(paper_white, str) and paper_white == "card":
+        if paper_white == "card":
             paper_white = self.card.get("paper_white", PAPER_WHITE)
         self.paper_white = tuple(paper_white) if paper_white is not None else None
         self.device = resolve_device(device)

@@ -21,9 +21,11 @@ import numpy as np
 import torch
 
 from mangacolor.core.checkpoint import save_checkpoint
+from mangacolor.core.imageio import atomic_write_bytes
 from mangacolor.core.models import build_model, with_head
 from mangacolor.core.training import zhang
 from mangacolor.core.training.data import ColorCropDataset, find_images, load_color_images, split_by_group
+from mangacolor.core.training.trainer import compute_loss
 
 STARTER_CONFIG = {
     "name": "koalarization",
@@ -133,11 +135,13 @@ def main() -> None:
                     "loss": loss_name, "command": command}],
             },
             "split": {"rule": "group hash (core.training.data.split_by_group, val_fraction 0.1)",
-                      "train": len(train_kept), "validation": len(val_paths)},
+                      "train": len(train_kept), "validation": len(val_paths),
+                      **({"note": f"this stage trained on a subset of the split (--train-faces {args.train_faces}); "
+                                  "starter_split.json keeps the whole split"} if args.train_faces is not None else {})},
         }
         save_checkpoint(model, args.out, card)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        (args.out.parent / "starter_split.json").write_text(json.dumps(split, indent=1))
+        if args.train_faces is None:  # a stage on a subset leaves the whole split as it is
+            atomic_write_bytes(args.out.parent / "starter_split.json", json.dumps(split, indent=1).encode())
 
     while time.time() - start < budget:
         ds.epoch = epoch
@@ -153,12 +157,8 @@ def main() -> None:
             lr = args.lr * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
             for g in opt.param_groups:
                 g["lr"] = lr
-            if class_weights is not None:
-                loss = zhang.classification_loss(model.ab_logits(L_in), ab, class_weights)
-            else:
-                pred = model(L_in)
-                weight = 1.0 + torch.sqrt((ab**2).sum(1, keepdim=True)) / args.chroma_weight
-                loss = ((pred - ab).abs() / 127.0 * weight).mean()
+            output = model.ab_logits(L_in) if class_weights is not None else model(L_in)
+            loss = compute_loss(args.loss, output, ab, class_weights, chroma_scale=args.chroma_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -259,10 +259,9 @@ def build_training_model(cfg: TrainConfig) -> tuple[nn.Module, dict, dict]:
         if head and head != current:
             if "head" not in _init_kwargs(model):
                 raise TrainError(f"{path}: architecture {model.config.get('name')!r} has no {head} head")
-            new = with_head(model, head)
+            model = with_head(model, head)
             log.info("replaced the %s head of %s by a new %s head", current, path, head)
             prov["head_replaced"] = f"{current} -> {head}"
-            model = new
     else:
         arch: dict[str, Any] = {"name": "koalarization", "extractor": cfg.backbone, "embedding": cfg.embedding,
                                 "extractor_size": cfg.extractor_size or 299, "width": cfg.width,
@@ -339,20 +338,24 @@ class _Net(nn.Module):
 
 # ----------------------------------------------------------------------------------------- loss
 def compute_loss(kind: str, output: torch.Tensor, ab: torch.Tensor,
-                 weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+                 weights: Optional[torch.Tensor] = None, chroma_scale: float = 25.0) -> torch.Tensor:
     """Training loss.
 
     Args:
         kind: ``mse`` / ``l1`` / ``huber`` (on a*b*/127, ``output`` is a*b* (B, 2, H, W)),
-            ``l1-chroma`` (L1 on a*b*/127 weighted per pixel by ``1 + C*ab / 25`` of the target, so
-            saturated colors count more: the loss the starter model was trained with) or
+            ``l1-chroma`` (L1 on a*b*/127 weighted per pixel by ``1 + C*ab / chroma_scale`` of the
+            target, so saturated colors count more: the starter model's first training stages) or
             ``classification`` (``output`` is (B, 313, h, w) logits; :func:`.zhang.classification_loss`).
         output: network output (see ``kind``).
         ab: float (B, 2, H, W) target a*b* in CIE units.
         weights: (313,) class-rebalancing weights for ``classification``.
+        chroma_scale: ``l1-chroma``: C*ab (CIE units) at which a pixel counts twice.
 
     Returns:
         scalar float32 loss.
+
+    Raises:
+        ValueError: an unknown ``kind``.
     """
     if kind == "classification":
         return zhang.classification_loss(output.float(), ab, weights)
@@ -364,7 +367,7 @@ def compute_loss(kind: str, output: torch.Tensor, ab: torch.Tensor,
     if kind == "huber":
         return F.huber_loss(pred, target, delta=0.05) / 0.05
     if kind == "l1-chroma":
-        weight = 1.0 + torch.sqrt((ab.float() ** 2).sum(1, keepdim=True)) / 25.0
+        weight = 1.0 + torch.sqrt((ab.float() ** 2).sum(1, keepdim=True)) / chroma_scale
         return ((pred - target).abs() * weight).mean()
     raise ValueError(f"unknown loss {kind!r}")
 

@@ -192,9 +192,11 @@ def main(argv=None) -> int:
     print(f"\nanalysis time: mean {np.mean(secs):.2f}s per case (pages up to "
           f"{max(load_ground_truth(args.data / 'color' / p)[0].size for p in results) / 1e6:.1f} Mpx)")
     if args.json:
+        from mangacolor.core.imageio import atomic_write_bytes
+
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"params": params.to_dict(), "model": model_label, "pages": results,
-                                         "summary": summary, "monotonic_pages": mono}, indent=1))
+        atomic_write_bytes(args.json, json.dumps({"params": params.to_dict(), "model": model_label, "pages": results,
+                                                  "summary": summary, "monotonic_pages": mono}, indent=1).encode())
     return 0
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from mangacolor.core.color import lab_to_srgb, srgb_to_lab
-from mangacolor.core.imageio import read_page
+from mangacolor.core.imageio import atomic_write_bytes, read_page
 from mangacolor.core.metrics import colorfulness, psnr, ssim
 from mangacolor.core.pipeline import Colorizer, combine_lab
 
@@ -62,7 +62,7 @@ def main() -> None:
         agg, rows = _evaluate(col, files, images, args.manga)
         _report(agg, col, args.manga)
         if args.json:
-            args.json.write_text(json.dumps({"summary": agg, "images": rows}, indent=1))
+            atomic_write_bytes(args.json, json.dumps({"summary": agg, "images": rows}, indent=1).encode())
         return
     if getattr(col.model, "head", "regression") != "classification":
         raise SystemExit(f"{args.model}: --temperatures needs a model with the classification head")
@@ -76,7 +76,7 @@ def main() -> None:
     chosen = min(args.temperatures, key=lambda t: abs(results[t]["colorfulness_ratio"] - 1.0))
     print(f"chosen: T {chosen:g} (colorfulness closest to the ground truth's)")
     if args.json:
-        args.json.write_text(json.dumps({str(t): r for t, r in results.items()}, indent=1))
+        atomic_write_bytes(args.json, json.dumps({str(t): r for t, r in results.items()}, indent=1).encode())
     if args.write_chosen:
         _write_temperature(args.model, chosen, results, col, args)
 

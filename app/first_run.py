@@ -106,7 +106,8 @@ class FirstRunDialog(QDialog):
                                         "(about 215 MB for inception_resnet_v2), checked by SHA-256")
         self.download_button.clicked.connect(self.start_download)
         self.local_button = QPushButton("Use Local Weights File\u2026", self)
-        self.local_button.setToolTip("Offline: a .safetensors, .pth or .bin file with the backbone's ImageNet weights")
+        self.local_button.setToolTip("Offline: a .safetensors, .pth or .bin file with the backbone's ImageNet weights, "
+                                     "or an ImageNet classifier as .tflite (mobilenet_v2_1.0_224_quant.tflite)")
         self.local_button.clicked.connect(lambda: self.use_local_file())
         self.cancel_button = QPushButton("Cancel Download", self)
         self.cancel_button.clicked.connect(self.cancel_download)
@@ -248,7 +249,7 @@ class FirstRunDialog(QDialog):
         """Install the weights from a local file (asked with a file dialog when ``path`` is None)."""
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, f"{self.backbone} ImageNet weights", str(Path.home()),
-                                                  "Weights (*.safetensors *.pth *.pt *.bin);;All files (*)")
+                                                  "Weights (*.safetensors *.pth *.pt *.bin *.tflite);;All files (*)")
             if not path:
                 return None
         self._busy(True)

@@ -11,12 +11,16 @@ with mangacolor (about 215 MB); a user gets them in one of two ways:
   minute; the downloaded file's SHA-256 is checked against the hub's LFS hash (its ETag).
 - :func:`use_local_weights`: offline, from a file the user has (``.safetensors``, or a
   ``.pth``/``.pt``/``.bin`` state dict read with ``torch.load(weights_only=True)``, never
-  unpickling arbitrary objects).
+  unpickling arbitrary objects, or an ImageNet classifier as a TensorFlow Lite ``.tflite``
+  flatbuffer, converted by :mod:`mangacolor.core.tflite_import` into the timm architecture it
+  matches, e.g. ``mobilenetv2_100``).
 
 Either way the weights are verified to load into the timm model (every tensor name and shape),
 then stored as ``data_dir()/backbones/<name>.safetensors`` with a small JSON note beside it
-(source, SHA-256, date). :func:`installed_backbone` finds them; the trainer can pass that file as
-the backbone weights (timm ``pretrained_cfg_overlay=dict(file=...)``).
+(source, SHA-256 of the source file, date, and the ``timm.create_model`` keyword arguments the
+weights need: ``pad_type="same"`` for imported TensorFlow networks). :func:`installed_backbone`
+finds them, :func:`backbone_kwargs` gives those arguments; the trainer passes the file as the
+backbone weights (timm ``pretrained_cfg_overlay=dict(file=...)``).
 
 Every failure raises :class:`BackboneError` with a one-line message.
 """
@@ -36,14 +40,17 @@ from .imageio import atomic_write_bytes
 from .progress import Progress
 
 __all__ = ["DEFAULT_BACKBONE", "BackboneError", "backbones_dir", "backbone_path", "installed_backbone",
-           "hub_source", "sha256_file", "load_weights_file", "download_backbone", "use_local_weights"]
+           "backbone_kwargs", "hub_source", "sha256_file", "load_weights_file", "download_backbone",
+           "use_local_weights", "WEIGHT_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
 #: The paper's feature extractor (timm tag ``inception_resnet_v2.tf_in1k``, Apache-2.0).
 DEFAULT_BACKBONE = "inception_resnet_v2"
 #: File suffixes :func:`load_weights_file` reads.
-WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
+STATE_DICT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
+#: File suffixes :func:`use_local_weights` accepts (state dicts, and TensorFlow Lite classifiers).
+WEIGHT_SUFFIXES = STATE_DICT_SUFFIXES + (".tflite",)
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -86,6 +93,20 @@ def installed_backbone(name: str = DEFAULT_BACKBONE) -> Optional[Path]:
     """The installed weights file of backbone ``name``, or None when there is none."""
     p = backbone_path(name)
     return p if p.is_file() else None
+
+
+def backbone_kwargs(name: str = DEFAULT_BACKBONE) -> dict:
+    """Keyword arguments for ``timm.create_model`` that the installed weights of ``name`` need.
+
+    ``{"pad_type": "same"}`` for weights imported from TensorFlow (SAME padding), ``{}`` for
+    weights made by PyTorch/timm or when nothing is installed.
+    """
+    note = backbone_path(name).with_suffix(".json")
+    try:
+        kwargs = json.loads(note.read_text(encoding="utf-8")).get("timm_kwargs") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return dict(kwargs) if isinstance(kwargs, dict) else {}
 
 
 def hub_source(name: str = DEFAULT_BACKBONE) -> tuple[str, str]:
@@ -140,7 +161,7 @@ def load_weights_file(file: Union[str, Path]) -> dict:
     if not path.is_file():
         raise BackboneError(f"{path}: no such file")
     suffix = path.suffix.lower()
-    if suffix not in WEIGHT_SUFFIXES:
+    if suffix not in STATE_DICT_SUFFIXES:
         raise BackboneError(f"{path.name}: not a weights file (use {', '.join(WEIGHT_SUFFIXES)})")
     try:
         if suffix == ".safetensors":
@@ -166,7 +187,8 @@ def load_weights_file(file: Union[str, Path]) -> dict:
     return out
 
 
-def _install(name: str, state_dict: dict, source: str, source_sha256: Optional[str]) -> Path:
+def _install(name: str, state_dict: dict, source: str, source_sha256: Optional[str],
+             timm_kwargs: Optional[dict] = None) -> Path:
     """Verify ``state_dict`` fits timm's ``name`` exactly, then write it atomically as safetensors."""
     import timm
     import torch
@@ -207,6 +229,7 @@ def _install(name: str, state_dict: dict, source: str, source_sha256: Optional[s
         atomic_write_bytes(target, blob)
         note = {"name": arch, "source": source, "source_sha256": source_sha256,
                 "sha256": hashlib.sha256(blob).hexdigest(), "tensors": len(tensors),
+                "timm_kwargs": dict(timm_kwargs or {}),
                 "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         atomic_write_bytes(target.with_suffix(".json"), (json.dumps(note, indent=2) + "\n").encode())
     except OSError as e:
@@ -223,20 +246,48 @@ def use_local_weights(name: str, file: Union[str, Path]) -> Path:
     ``data_dir()/backbones/<name>.safetensors`` (atomically; an earlier install is replaced only
     once the new one is complete).
 
+    A ``.tflite`` ImageNet classifier is converted first (:func:`.tflite_import.import_tflite`)
+    into the timm architecture ``name`` when that is importable, else into the one importable
+    architecture whose graph it matches (so the default name of a dialog still takes
+    ``mobilenet_v2_1.0_224_quant.tflite``, installed as ``mobilenetv2_100``).
+
     Args:
-        name: timm model name (``inception_resnet_v2``).
-        file: ``.safetensors``, ``.pth``, ``.pt`` or ``.bin`` file with the model's weights.
+        name: timm model name (``inception_resnet_v2``, ``mobilenetv2_100``).
+        file: ``.safetensors``, ``.pth``, ``.pt`` or ``.bin`` file with the model's weights, or a
+            ``.tflite`` classifier.
 
     Returns:
-        The installed weights path.
+        The installed weights path (``<arch>.safetensors`` in :func:`backbones_dir`).
 
     Raises:
         BackboneError: unreadable file, weights of another model, unknown model, write error.
     """
     _check_name(name)
     path = Path(file).expanduser()
+    if path.suffix.lower() == ".tflite":
+        return _install_tflite(name, path)
     sd = load_weights_file(path)
     return _install(name, sd, str(path.resolve()), sha256_file(path))
+
+
+def _install_tflite(name: str, path: Path) -> Path:
+    from .tflite_import import IMPORTABLE, TIMM_KWARGS, TFLiteImportError, import_tflite
+
+    if not path.is_file():
+        raise BackboneError(f"{path}: no such file")
+    arch = name.split(".", 1)[0]
+    candidates = [arch] if arch in IMPORTABLE else list(IMPORTABLE)
+    errors = []
+    for cand in candidates:
+        try:
+            sd = import_tflite(path, cand)
+        except TFLiteImportError as e:
+            errors.append(str(e))
+            continue
+        return _install(cand, sd, str(path.resolve()), sha256_file(path), TIMM_KWARGS[cand])
+    if len(candidates) > 1 and all("does not match" in e for e in errors):
+        raise BackboneError(f"{path.name}: matches none of the importable networks ({', '.join(IMPORTABLE)})")
+    raise BackboneError(errors[0])
 
 
 def _offline() -> bool:

@@ -18,6 +18,7 @@ One experiment is a JSON file (``benchmarks/experiments/*.json``, read by
      "lr_sweep": {"model": "koalarization-irv2", "lrs": [1e-2, 5e-4, 1e-5]},
      "evaluation": {"images": 48, "max_side": 256, "pages": "../shared/data/pages/blackjack",
                     "page_count": 2, "page_max_side": 1000, "render_size": 512, "sheet_images": 4},
+     "checkpoints": [{"label": "new starter", "checkpoint": "runs/x/best.safetensors"}],
      "reference": "resources/starter_model.safetensors"}
 
 For every model, :func:`run_experiment`:
@@ -114,6 +115,9 @@ class ExperimentConfig:
             show, e.g. only those whose licenses allow derivatives; None = all), tile (contact-sheet
             tile side), timing_repeats,
             timing_max_side (0 = time the full-size page, else shrink it to this long side first).
+        checkpoints: models trained elsewhere (a long run of the winning architecture), as
+            ``{"label", "checkpoint"}``: measured the same way (not trained here) and candidates
+            of :func:`choose_default` like the trained models.
         reference: an existing checkpoint measured the same way (not trained), e.g. the starter.
         description: free text.
         base_dir: relative paths are resolved against this folder (the working directory).
@@ -127,6 +131,7 @@ class ExperimentConfig:
     models: list = field(default_factory=list)
     lr_sweep: Optional[dict] = None
     evaluation: dict = field(default_factory=dict)
+    checkpoints: list = field(default_factory=list)
     reference: Optional[str] = None
     description: str = ""
     base_dir: str = "."
@@ -188,12 +193,13 @@ class ExperimentConfig:
         Raises:
             ExperimentError: a label that is not in the experiment.
         """
-        known = [m["label"] for m in self.models]
+        known = [m["label"] for m in self.models] + [m["label"] for m in self.checkpoints]
         bad = [x for x in labels if x not in known]
         if bad:
             raise ExperimentError(f"unknown model label(s): {', '.join(bad)}; known: {', '.join(known)}")
         c = copy.deepcopy(self)
         c.models = [m for m in c.models if m["label"] in labels]
+        c.checkpoints = [m for m in c.checkpoints if m["label"] in labels]
         if c.lr_sweep and c.lr_sweep.get("model") not in labels:
             c.lr_sweep = None
         return c
@@ -231,6 +237,15 @@ class ExperimentConfig:
             extra = sorted(set(m) - {"label", "model", "train", "autoencoder", "note"})
             if extra:
                 raise ExperimentError(f"{lab}: unknown model entry option(s): {', '.join(extra)}")
+        for c in self.checkpoints:
+            if not isinstance(c, dict) or not c.get("label") or not c.get("checkpoint"):
+                raise ExperimentError("every checkpoints entry needs a 'label' and a 'checkpoint' path")
+            if str(c["label"]) in labels:
+                raise ExperimentError(f"model label {c['label']!r} appears twice")
+            labels.append(str(c["label"]))
+            extra = sorted(set(c) - {"label", "checkpoint", "note"})
+            if extra:
+                raise ExperimentError(f"{c['label']}: unknown checkpoints entry option(s): {', '.join(extra)}")
         if self.lr_sweep:
             if self.lr_sweep.get("model") not in labels:
                 raise ExperimentError(f"lr_sweep model {self.lr_sweep.get('model')!r} is not one of the models")
@@ -547,6 +562,8 @@ def format_table(results: list) -> str:
         t = "-" if train_s is None else (f"{train_s:.0f} s" if train_s < 600 else f"{train_s / 60:.1f} min")
         if r.get("reference"):
             t = f"(reference) {r.get('reference_training', '')}".strip()
+        elif r.get("external"):
+            t = f"(trained elsewhere) {r.get('external_training', '')}".strip()
         lines.append(
             f"| {r['label']} | {r.get('architecture_text', '')} | {_params(m.get('parameters'))} "
             f"({_params(r.get('trainable_parameters'))}) | {t} | {_fmt(m.get('psnr'), '.2f')} | "
@@ -570,6 +587,10 @@ def format_sweep(rows: list) -> str:
 
 def _arch_text(model_cfg: dict) -> str:
     name = model_cfg.get("name")
+    if name == "koalarization_unet":
+        head = ", Zhang head (313 classes)" if model_cfg.get("head", "classification") == "classification" else ""
+        return (f"Koalarization on the {model_cfg.get('extractor', 'mobilenetv2_100')} feature pyramid, "
+                f"global {model_cfg.get('extractor_size', 224)} px{head}")
     if name == "koalarization":
         ext = model_cfg.get("extractor", "inception_resnet_v2")
         head = " + Zhang head (313 classes)" if model_cfg.get("head") == "classification" else ""
@@ -656,7 +677,7 @@ def _train_config(cfg: ExperimentConfig, entry: dict, data_dir: Path, val_dir: O
         "description": f"{cfg.name}: {entry['label']}",
     }
     d.update(cfg.train or {})
-    if entry["model"].get("name") != "koalarization":  # no feature extractor: nothing to cache
+    if entry["model"].get("name") not in ("koalarization", "koalarization_unet"):  # no extractor: nothing to cache
         d["cache_embeddings"] = False
     d.update(entry.get("train") or {})
     if lr is not None:
@@ -881,15 +902,38 @@ class _Runner:
         self.ensure_eval()
         metrics, images = evaluate_model(model, card, self.eval_set, self.cfg.evaluation,
                                          threads=int(self.cfg.budget["threads"]))
-        tr = card.get("training") or {}
         label = "starter (current)" if "starter" in ref.name else ref.stem
         self.images[label] = images
-        text = ""
-        if tr:
-            text = f"{tr.get('steps', '?')} steps x {tr.get('batch_size', '?')} x {tr.get('crop', '?')} px, {tr.get('minutes', '?')} min"
         return {"label": label, "reference": True, "checkpoint": str(ref), "model": card.get("architecture"),
-                "architecture_text": _arch_text(card.get("architecture") or {}), "reference_training": text,
+                "architecture_text": _arch_text(card.get("architecture") or {}), "reference_training": _training_text(card),
                 "trainable_parameters": _trainable(model), "metrics": metrics}
+
+    def measure_checkpoint(self, entry: dict) -> dict:
+        """Measure a model trained elsewhere (``checkpoints`` entry) like the trained ones."""
+        from .checkpoint import CheckpointError, load_checkpoint
+
+        path = self.cfg.path(entry["checkpoint"])
+        try:
+            model, card = load_checkpoint(path)
+        except CheckpointError as e:
+            raise ExperimentError(f"{entry['label']}: {e}") from None
+        self.ensure_eval()
+        self.say(f"{entry['label']}: measuring {path} (trained elsewhere)")
+        metrics, images = evaluate_model(model, card, self.eval_set, self.cfg.evaluation,
+                                         threads=int(self.cfg.budget["threads"]))
+        self.images[entry["label"]] = images
+        return {"label": entry["label"], "status": "finished", "external": True, "checkpoint": str(path),
+                "model": card.get("architecture"), "architecture_text": _arch_text(card.get("architecture") or {}),
+                "external_training": _training_text(card), "trainable_parameters": _trainable(model),
+                "metrics": metrics}
+
+
+def _training_text(card: dict) -> str:
+    tr = card.get("training") or {}
+    if not tr:
+        return ""
+    crop = tr.get("crop", "?")
+    return f"{tr.get('steps', '?')} steps x {tr.get('batch_size', '?')} x {crop} px, {tr.get('minutes', '?')} min"
 
 
 def _trainable(model: torch.nn.Module) -> int:
@@ -940,6 +984,8 @@ def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optio
             status = "cancelled"
             break
         results.append(res)
+    for entry in cfg.checkpoints if status == "finished" else []:
+        results.append(r.measure_checkpoint(entry))
     if status == "finished" and cfg.lr_sweep:
         base = next(m for m in cfg.models if m["label"] == cfg.lr_sweep["model"])
         main = next(x for x in results if x["label"] == base["label"])

@@ -1,22 +1,25 @@
 """Evaluate a colorization model on the validation split of the starter model's training data.
 
     python scripts/evaluate_model.py resources/starter_model.safetensors [--render-size 512] [--manga]
-    python scripts/evaluate_model.py MODEL --temperatures 0.38 0.2 0.1 0.05 [--write-chosen]
+    python scripts/evaluate_model.py MODEL --manga --temperatures 1 0.6 0.38 0.2 [--rebalance 1 0.8 0.6] [--write-chosen]
 
 For every validation image (listed in ``resources/starter_split.json``, split by source group):
 the clean L* (or, with ``--manga``, its manga-look version as network input) is colorized through
 the real page pipeline, recombined with the ground truth's own L*, and compared with the ground
 truth. Prints mean PSNR (dB) of the output and of the gray input against the ground truth, SSIM,
-and the mean Hasler–Süsstrunk colorfulness of output and ground truth.
+and the mean Hasler–Süsstrunk colorfulness of output and ground truth, in all and per source
+group (the top folder: faces256, katawa-shoujo, ...).
 
 A model with the classification head (Zhang et al. 2016) decodes its 313-bin distribution with
-the annealed mean at temperature T. ``--temperatures`` measures several T on the same images and
-chooses one by a fixed rule: the T whose mean colorfulness is closest to the ground truth's
-(colorfulness ratio closest to 1: neither the sepia of a too-high T nor the blotchy saturation of
-a too-low one). PSNR falls as T falls and is printed beside it; a classification model rarely
-beats the gray input on PSNR (Zhang et al. 2016 report the same), so PSNR alone would always pick
-the grayest output. Zhang et al. chose their T = 0.38 by eye on ImageNet. ``--write-chosen`` stores the chosen T and its numbers in
-the model card (the weights are unchanged).
+the annealed mean at temperature T; a ``koalarization_unet`` model can also correct the decoding
+for its training prior (``decode_rebalance`` = Zhang's lambda, 1 = no correction).
+``--temperatures`` (and ``--rebalance``) measure every combination on the same images and choose
+one by a fixed, written rule: **the highest mean PSNR among the settings whose colorfulness ratio
+(output / ground truth) is at least 0.7** (``--min-colorfulness``); when none reaches it, the most
+colorful one. PSNR alone would always pick the grayest output (the mean of the distribution);
+"colorfulness closest to the ground truth's", the earlier rule, picked vivid wrong hues.
+``--write-chosen`` stores the chosen setting, its numbers and the whole sweep in the model card
+(the weights are unchanged).
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ def main() -> None:
                     help="keep the predicted chroma on paper white (no fade, see pipeline.fade_paper_white)")
     ap.add_argument("--temperatures", type=float, nargs="+", default=None,
                     help="classification head: measure these annealed-mean temperatures")
+    ap.add_argument("--rebalance", type=float, nargs="+", default=None,
+                    help="with --temperatures, a model with decode_rebalance: also these decoding lambdas (1 = none)")
+    ap.add_argument("--min-colorfulness", type=float, default=0.7,
+                    help="the rule's floor on the colorfulness ratio (default 0.7)")
     ap.add_argument("--write-chosen", action="store_true",
                     help="with --temperatures: store the chosen temperature and its metrics in the model card")
     args = ap.parse_args()
@@ -66,19 +73,39 @@ def main() -> None:
         return
     if getattr(col.model, "head", "regression") != "classification":
         raise SystemExit(f"{args.model}: --temperatures needs a model with the classification head")
+    lambdas = args.rebalance or [getattr(col.model, "decode_rebalance", 1.0)]
+    if args.rebalance and not hasattr(col.model, "decode_rebalance"):
+        raise SystemExit(f"{args.model}: --rebalance needs a model with a decoding-time prior (koalarization_unet)")
     results = {}
-    for t in args.temperatures:
-        col.model.temperature = float(t)
-        results[t], _ = _evaluate(col, files, images, args.manga)
-        a = results[t]
-        print(f"T {t:<5g} PSNR {a['psnr_out']:.2f} dB (gray {a['psnr_gray']:.2f})  SSIM {a['ssim_out']:.4f}  "
-              f"colorfulness {a['cf_out']:.1f} / {a['cf_gt']:.1f} = {a['colorfulness_ratio']:.2f}", flush=True)
-    chosen = min(args.temperatures, key=lambda t: abs(results[t]["colorfulness_ratio"] - 1.0))
-    print(f"chosen: T {chosen:g} (colorfulness closest to the ground truth's)")
+    for lam in lambdas:
+        for t in args.temperatures:
+            col.model.temperature = float(t)
+            if hasattr(col.model, "decode_rebalance"):
+                col.model.decode_rebalance = float(lam)
+            a, _ = _evaluate(col, files, images, args.manga)
+            results[(float(t), float(lam))] = a
+            print(f"T {t:<5g} lambda {lam:<4g} PSNR {a['psnr_out']:.2f} dB (gray {a['psnr_gray']:.2f}, "
+                  f"{a['psnr_out'] - a['psnr_gray']:+.2f})  SSIM {a['ssim_out']:.4f}  colorfulness "
+                  f"{a['cf_out']:.1f} / {a['cf_gt']:.1f} = {a['colorfulness_ratio']:.2f}   worst group "
+                  f"{min(g['psnr_out'] - g['psnr_gray'] for g in a['groups'].values()):+.2f} dB", flush=True)
+    chosen = choose_setting(results, args.min_colorfulness)
+    print(f"chosen: T {chosen[0]:g}, lambda {chosen[1]:g} (highest PSNR with colorfulness ratio >= "
+          f"{args.min_colorfulness:g})")
+    _report(results[chosen], col, args.manga)
     if args.json:
-        atomic_write_bytes(args.json, json.dumps({str(t): r for t, r in results.items()}, indent=1).encode())
+        atomic_write_bytes(args.json, json.dumps({f"T={t:g},lambda={lam:g}": r for (t, lam), r in results.items()},
+                                                 indent=1).encode())
     if args.write_chosen:
-        _write_temperature(args.model, chosen, results, col, args)
+        _write_choice(args.model, chosen, results, col, args)
+
+
+def choose_setting(results: dict, min_ratio: float = 0.7):
+    """The rule: highest mean PSNR among settings with colorfulness ratio >= ``min_ratio``,
+    else the most colorful setting. ``results`` maps a setting to its aggregate numbers."""
+    ok = [k for k, a in results.items() if a["colorfulness_ratio"] >= min_ratio]
+    if ok:
+        return max(ok, key=lambda k: results[k]["psnr_out"])
+    return max(results, key=lambda k: results[k]["colorfulness_ratio"])
 
 
 def _validation_image(path: Path, max_side: int) -> np.ndarray:
@@ -107,13 +134,19 @@ def _evaluate(col: Colorizer, files: list, images: list, manga: bool) -> tuple[d
         ab, _, _ = col.predict_ab(L_in)
         out = combine_lab(L, ab)
         gray = lab_to_srgb(np.dstack([L, np.zeros_like(L), np.zeros_like(L)]), as_uint8=True)
-        rows.append({"file": rel, "psnr_out": psnr(out, rgb), "psnr_gray": psnr(gray, rgb), "ssim_out": ssim(out, rgb),
+        rows.append({"file": rel, "group": Path(rel).parts[0], "psnr_out": psnr(out, rgb), "psnr_gray": psnr(gray, rgb), "ssim_out": ssim(out, rgb),
                      "ssim_gray": ssim(gray, rgb), "cf_out": colorfulness(out), "cf_gt": colorfulness(rgb)})
-    agg = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "file"}
-    agg["colorfulness_ratio"] = agg["cf_out"] / max(agg["cf_gt"], 1e-6)
-    agg["images"] = len(rows)
+    agg = _aggregate(rows)
+    agg["groups"] = {g: _aggregate([r for r in rows if r["group"] == g]) for g in sorted({r["group"] for r in rows})}
     agg["seconds"] = round(time.time() - t0, 1)
     return agg, rows
+
+
+def _aggregate(rows: list) -> dict:
+    agg = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in ("file", "group")}
+    agg["colorfulness_ratio"] = agg["cf_out"] / max(agg["cf_gt"], 1e-6)
+    agg["images"] = len(rows)
+    return agg
 
 
 def _report(agg: dict, col: Colorizer, manga: bool) -> None:
@@ -123,33 +156,47 @@ def _report(agg: dict, col: Colorizer, manga: bool) -> None:
     print(f"SSIM output: {agg['ssim_out']:.4f}   gray input: {agg['ssim_gray']:.4f}")
     print(f"colorfulness (Hasler-Susstrunk) output: {agg['cf_out']:.1f}   ground truth: {agg['cf_gt']:.1f}   "
           f"ratio {agg['colorfulness_ratio']:.2f}")
+    for g, a in agg.get("groups", {}).items():
+        print(f"  {g:<14} {a['images']:>4} images  PSNR {a['psnr_out']:.2f} dB vs gray {a['psnr_gray']:.2f} "
+              f"({a['psnr_out'] - a['psnr_gray']:+.2f})  colorfulness ratio {a['colorfulness_ratio']:.2f}")
 
 
-def _write_temperature(path: Path, chosen: float, results: dict, col: Colorizer, args) -> None:
+def _write_choice(path: Path, chosen: tuple, results: dict, col: Colorizer, args) -> None:
     from mangacolor.core.checkpoint import load_checkpoint, save_checkpoint
 
+    t, lam = chosen
     model, card = load_checkpoint(path)
-    model.temperature = float(chosen)
-    model.config["temperature"] = float(chosen)
+    model.temperature = float(t)
+    model.config["temperature"] = float(t)
+    if hasattr(model, "decode_rebalance"):
+        model.decode_rebalance = float(lam)
+        model.config["decode_rebalance"] = float(lam)
     a = results[chosen]
     command = "python scripts/evaluate_model.py " + " ".join(
-        [str(path), "--temperatures", *(f"{t:g}" for t in args.temperatures), "--write-chosen"]
-        + (["--manga"] if args.manga else []) + (["--no-paper-white"] if args.no_paper_white else []))
+        [str(path), "--temperatures", *(f"{v:g}" for v in args.temperatures)]
+        + (["--rebalance", *(f"{v:g}" for v in args.rebalance)] if args.rebalance else [])
+        + ["--write-chosen"] + (["--manga"] if args.manga else []) + (["--no-paper-white"] if args.no_paper_white else []))
+
+    def nums(r: dict) -> dict:
+        return {"psnr_output_db": round(r["psnr_out"], 2), "psnr_gray_db": round(r["psnr_gray"], 2),
+                "colorfulness_ratio": round(r["colorfulness_ratio"], 2)}
+
     card.setdefault("metrics", {})["validation"] = {
         "images": a["images"], "render_size": col.render_size, "input": "manga look" if args.manga else "clean L*",
-        "temperature": chosen, "paper_white_fade": list(col.paper_white) if col.paper_white else None,
+        "temperature": t, **({"decode_rebalance": lam} if hasattr(model, "decode_rebalance") else {}),
+        "paper_white_fade": list(col.paper_white) if col.paper_white else None,
         "psnr_output_db": round(a["psnr_out"], 2), "psnr_gray_db": round(a["psnr_gray"], 2),
         "ssim_output": round(a["ssim_out"], 4), "ssim_gray": round(a["ssim_gray"], 4),
         "colorfulness_output": round(a["cf_out"], 1), "colorfulness_ground_truth": round(a["cf_gt"], 1),
         "colorfulness_ratio": round(a["colorfulness_ratio"], 2),
-        "temperature_sweep": {f"{t:g}": {"psnr_output_db": round(r["psnr_out"], 2),
-                                          "colorfulness_ratio": round(r["colorfulness_ratio"], 2)}
-                              for t, r in results.items()},
-        "rule": "the temperature whose colorfulness ratio is closest to 1",
+        "groups": {g: {"images": r["images"], **nums(r)} for g, r in a["groups"].items()},
+        "sweep": {f"T={k[0]:g},lambda={k[1]:g}": nums(r) for k, r in results.items()},
+        "rule": f"the highest PSNR among the settings with colorfulness ratio >= {args.min_colorfulness:g}",
         "command": command,
     }
     save_checkpoint(model, path, {k: v for k, v in card.items() if k not in ("weights_file", "weights_sha256")})
-    print(f"{path}: temperature {chosen:g} and its metrics written to the model card")
+    print(f"{path}: T {t:g}, lambda {lam:g} and its metrics written to the model card")
+
 
 if __name__ == "__main__":
     main()

@@ -90,3 +90,74 @@ def test_registry_builds_by_name_and_rejects_unknown():
 def test_any_timm_name_works_as_extractor():
     m = build_model({**TINY_CONFIG, "extractor": "test_resnet"})
     assert m(torch.rand(1, 1, 32, 32) * 100).shape == (1, 2, 32, 32)
+
+
+# ------------------------------------------------------------------ Koalarization on the feature pyramid
+UNET_CONFIG = {"name": "koalarization_unet", "extractor": "test_efficientnet", "extractor_size": 64,
+               "bottleneck": 16, "decoder_channels": [16, 12, 8]}
+
+
+@pytest.mark.parametrize("head", ["classification", "regression"])
+def test_unet_shapes_ranges_and_frozen_pyramid(head):
+    torch.manual_seed(0)
+    m = build_model({**UNET_CONFIG, "head": head})
+    L = torch.rand(2, 1, 64, 96) * 100
+    f4, f8, f16, f32 = m.pyramid(L)
+    assert [f.shape[-2:] for f in (f4, f8, f16, f32)] == [(16, 24), (8, 12), (4, 6), (2, 3)]
+    m.train()
+    assert not m.extractor.training and all(not p.requires_grad for p in m.extractor.parameters())
+    ab = m(L)
+    assert ab.shape == (2, 2, 64, 96) and ab.dtype == torch.float32 and ab.abs().max() <= 127.0
+    if head == "classification":
+        assert m.ab_logits(L).shape == (2, 313, 16, 24)
+    # a training step moves the decoder and leaves the extractor (and its BatchNorm statistics) alone
+    before = {k: v.clone() for k, v in m.extractor.state_dict().items()}
+    dec = m.up4[0].weight.clone()
+    opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.1)
+    m(L).pow(2).mean().backward()
+    opt.step()
+    assert all(torch.equal(before[k], v) for k, v in m.extractor.state_dict().items())
+    assert not torch.equal(dec, m.up4[0].weight)
+    with pytest.raises(ValueError, match="divisible by 32"):
+        m(torch.rand(1, 1, 64, 72) * 100)
+
+
+def test_unet_skip_connections_and_global_fusion_reach_the_output():
+    torch.manual_seed(0)
+    m = build_model(UNET_CONFIG).eval()
+    L = torch.rand(1, 1, 64, 64) * 100
+    e = m.embed(L)
+    with torch.no_grad():
+        a, b = m(L, e), m(L, e + 5.0)
+        L2 = L.clone()
+        L2[..., :8, :8] = 0.0  # a local change of the page changes the colors near it most
+        c = m(L2, e)
+    assert ((a - b).abs().sum(1) > 0).float().mean() > 0.9
+    near = (a - c).abs()[..., :16, :16].mean()
+    far = (a - c).abs()[..., 48:, 48:].mean()
+    assert near > far
+
+
+def test_unet_decoding_time_rebalancing_favours_rare_colors():
+    """Zhang et al.'s rebalancing weights applied at decoding: lambda < 1 moves output to rare (saturated) bins."""
+    from mangacolor.core.training import zhang
+
+    torch.manual_seed(0)
+    m = build_model(UNET_CONFIG).eval()
+    bins = zhang.ab_bins_t()
+    chroma = bins.norm(dim=1)
+    prior = torch.exp(-chroma / 10.0)  # gray bins common, saturated rare: a typical training prior
+    m.ab_prior.copy_(prior / prior.sum())
+    # a posterior of "gray or blue": the prior, restricted to neutral and blue (b* < 0) bins
+    blue_side = (bins[:, 1] <= 0) & (bins[:, 0].abs() <= 20)
+    logits = torch.where(blue_side, torch.log(m.ab_prior), torch.tensor(-30.0))[None, :, None, None]
+    logits = logits.expand(1, 313, 4, 4).clone()
+    plain = m.decode_logits(logits, (4, 4))[:, 1].mean()  # b*
+    m.decode_rebalance = 0.5
+    rebalanced = m.decode_logits(logits, (4, 4))[:, 1].mean()
+    assert plain < 0 and rebalanced < plain - 5.0  # bluer, not just another hue
+
+
+def test_unet_refuses_an_unfrozen_extractor():
+    with pytest.raises(ValueError, match="frozen"):
+        build_model({**UNET_CONFIG, "freeze_extractor": False})

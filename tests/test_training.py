@@ -493,3 +493,47 @@ def test_backbone_weights_installed_in_the_user_data_folder_are_used_offline(col
     assert torch.equal(model.state_dict()["extractor.conv_stem.weight"], ref["conv_stem.weight"])
     assert "installed" in prov["backbone_weights"]
     assert model.config["pretrained"] is False and "extractor_weights" not in model.config
+
+
+def test_new_unet_model_on_imported_tflite_weights(color_dir, tmp_path, bw_pages):
+    """`mangacolor train --arch koalarization_unet --backbone-weights FILE.tflite` works offline."""
+    tfl = REPO.parent / "shared" / "weights" / "mobilenet_v2_1.0_224_quant.tflite"
+    if not tfl.is_file():
+        pytest.skip("ImageNet weights not found in ../shared/weights")
+    from mangacolor.core.tflite_import import import_tflite
+
+    out = tmp_path / "run"
+    args = ["train", "--data", str(color_dir), "--out", str(out), "--arch", "koalarization_unet",
+            "--backbone", "mobilenetv2_100", "--backbone-weights", str(tfl), "--loss", "classification",
+            "--rebalance", "1.0", "--embedding", "prelogits", "--extractor-size", "96", "--size", "64",
+            "--scale", "64", "96", "--val-size", "64", "--batch-size", "4", "--max-steps", "2", "--warmup-steps", "1",
+            "--val-fraction", "0.25", "--threads", "1", "--device", "cpu", "--cpu-bf16", "--cache-embeddings",
+            "--max-per-folder", "katawa=3"]
+    assert cli_main(args) == 0
+    model, card = load_checkpoint(out / "last.safetensors")
+    assert card["architecture"]["name"] == "koalarization_unet"
+    assert card["architecture"]["extractor_kwargs"] == {"pad_type": "same"}  # TensorFlow's padding, recorded
+    assert "extractor_weights" not in card["architecture"]  # the weights travel in the checkpoint
+    assert "SHA-256" in card["training"]["backbone_weights"] and tfl.name in card["training"]["backbone_weights"]
+    assert card["training"]["data"]["training_subset"]["katawa"].startswith("3 of")
+    ref = import_tflite(tfl, "mobilenetv2_100")
+    assert torch.equal(model.extractor.conv_stem.weight, ref["conv_stem.weight"])  # frozen, unchanged
+    prior = model.ab_prior
+    assert abs(float(prior.sum()) - 1) < 1e-4 and float(prior.max()) > 3.0 / 313  # the training set's prior
+    col = Colorizer(model, card, device="cpu", render_size=96)
+    L = page_lightness(read_page(bw_pages[0]))[::8, ::8]
+    ab, used, _ = col.predict_ab(L)
+    assert ab.shape == L.shape + (2,) and np.isfinite(ab).all()
+
+
+def test_max_per_folder_caps_training_and_keeps_validation_share(color_dir, tmp_path):
+    full = prepare_data(_cfg(color_dir, tmp_path / "a"))
+    capped = prepare_data(_cfg(color_dir, tmp_path / "b", max_per_folder={"katawa": 2}))
+    n_k = sum(p.parent.name == "katawa" for p in full.train_paths)
+    assert n_k > 2 and sum(p.parent.name == "katawa" for p in capped.train_paths) == 2
+    assert [p for p in capped.train_paths if p.parent.name != "katawa"] == [
+        p for p in full.train_paths if p.parent.name != "katawa"]
+    assert set(capped.val_paths) <= set(full.val_paths)  # never a training image in validation
+    assert not set(capped.train_paths) & set(full.val_paths)
+    with pytest.raises(ConfigError, match="max_per_folder"):
+        _cfg(color_dir, tmp_path / "c", max_per_folder={"katawa": -1}).validate()

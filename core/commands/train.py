@@ -30,11 +30,12 @@ _FIELDS = {
     "val_every": "val_every", "checkpoint_every": "checkpoint_every", "log_every": "log_every",
     "time_limit": "time_limit_minutes", "seed": "seed", "install": "install_as", "description": "description",
     "min_image_side": "min_image_side", "extractor_size": "extractor_size", "schedule": "schedule",
+    "arch": "arch", "rebalance": "rebalance",
 }
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from ..training.config import LOSSES, PRESETS
+    from ..training.config import ARCHS, LOSSES, PRESETS
 
     p = sub.add_parser(
         "train", help="train or fine-tune a model on folders of color images",
@@ -56,7 +57,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--backbone", metavar="NAME", help="new model around this timm feature extractor "
                    "(e.g. inception_resnet_v2) with its ImageNet weights")
     p.add_argument("--backbone-weights", type=Path, metavar="FILE", help="the backbone's ImageNet weights as a "
-                   "local file (.safetensors, or a .pth/.bin state dict) instead of downloading them")
+                   "local file (.safetensors, a .pth/.bin state dict, or a TensorFlow Lite classifier such as "
+                   "mobilenet_v2_1.0_224_quant.tflite for mobilenetv2_100) instead of downloading them")
+    p.add_argument("--arch", choices=ARCHS, help="architecture of a new model: koalarization (the paper's, default) "
+                   "or koalarization_unet (the frozen extractor's feature pyramid as encoder, skip connections)")
     p.add_argument("--no-pretrained", action="store_true", help="new model from scratch (random backbone)")
     p.add_argument("--width", type=float, metavar="X", help="channel multiplier of a new model (1.0 = paper)")
     p.add_argument("--embedding", choices=["logits", "prelogits"], help="extractor output used (paper: logits)")
@@ -68,6 +72,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=LOSSES, help="auto (default: classification for a model with the classification head such as "
                    "the starter, else l1), mse (paper), l1, huber, l1-chroma (chroma-weighted L1) or "
                    "classification (Zhang et al. 2016)")
+    p.add_argument("--rebalance", type=float, metavar="LAMBDA", help="classification loss: class rebalancing "
+                   "lambda of Zhang et al. 2016 (default 0.5; 1 = plain cross entropy)")
+    p.add_argument("--max-per-folder", nargs="+", metavar="NAME=N", help="train on at most N images of every "
+                   "folder called NAME (e.g. faces256=300), so that one large collection does not dominate")
+    p.add_argument("--cpu-bf16", action="store_true", help="bf16 autocast on a CPU with native bf16 (AVX512-BF16/AMX)")
     p.add_argument("--optimizer", choices=["adamw", "adam"])
     p.add_argument("--schedule", choices=["cosine", "constant"])
     p.add_argument("--epochs", type=int, metavar="N")
@@ -133,6 +142,16 @@ def config_from_args(args):
         base["cache_embeddings"] = args.cache_embeddings
     if args.no_amp:
         base["amp"] = False
+    if args.cpu_bf16:
+        base["cpu_bf16"] = True
+    if args.max_per_folder:
+        caps = {}
+        for item in args.max_per_folder:
+            name, sep, n = item.partition("=")
+            if not sep or not name or not n.strip().isdigit():
+                raise ConfigError(f"--max-per-folder takes NAME=N (a folder name and an image count), not {item!r}")
+            caps[name] = int(n)
+        base["max_per_folder"] = caps
     if args.init:
         base["init"] = args.init
     elif args.backbone or args.no_pretrained or args.backbone_weights:

@@ -23,6 +23,7 @@ small starter model.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import torch
@@ -32,7 +33,7 @@ from torch import nn
 from ..color import AB_SCALE, lightness_to_gray_t
 from .registry import ColorizationModel, register
 
-__all__ = ["Koalarization", "create_feature_extractor", "letterbox"]
+__all__ = ["Koalarization", "create_feature_extractor", "extractor_kwargs_for", "letterbox"]
 
 
 def _conv(cin: int, cout: int, stride: int = 1, relu: bool = True) -> nn.Sequential:
@@ -52,7 +53,9 @@ def create_feature_extractor(name: str, embedding: str = "logits", pretrained: b
         embedding: ``"logits"`` (the classifier output, as in the paper) or ``"prelogits"``
             (pooled features, ``num_classes=0``).
         pretrained: let timm fetch the ImageNet weights (needs the network) ...
-        weights_file: ... or read them from a local file (.safetensors/.pth/.bin) instead.
+        weights_file: ... or read them from a local file (.safetensors/.pth/.bin, or a TensorFlow
+            Lite ImageNet classifier, converted by :mod:`mangacolor.core.tflite_import` with the
+            padding it needs) instead.
         kwargs: passed to ``timm.create_model``.
 
     Returns:
@@ -71,12 +74,39 @@ def create_feature_extractor(name: str, embedding: str = "logits", pretrained: b
         from .autoencoder import register_timm
 
         register_timm(name)
-    if weights_file:
+    if weights_file and str(weights_file).lower().endswith(".tflite"):
+        # an ImageNet classifier in TensorFlow Lite form, converted on the fly (same padding as TensorFlow)
+        from ..tflite_import import TIMM_KWARGS, import_tflite
+
+        kwargs = {**TIMM_KWARGS.get(name, {}), **kwargs}
+        net = timm.create_model(name, pretrained=False, **kwargs)
+        own = net.state_dict()
+        sd = {k: v for k, v in import_tflite(weights_file, name).items() if k in own and own[k].shape == v.shape}
+        missing = [k for k in own if k not in sd and not k.startswith(("classifier.", "fc.", "head."))]
+        if missing:
+            raise RuntimeError(f"{Path(str(weights_file)).name} leaves {len(missing)} tensors of {name} unset")
+        net.load_state_dict(sd, strict=False)
+    elif weights_file:
         net = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(weights_file)), **kwargs)
     else:
         net = timm.create_model(name, pretrained=pretrained, **kwargs)
     dim = net.num_features if embedding == "prelogits" else net.num_classes
     return net, int(dim)
+
+
+def extractor_kwargs_for(name: str, weights_file: Optional[str], kwargs: Optional[dict]) -> dict:
+    """``timm.create_model`` arguments of an extractor: ``kwargs`` plus what its weights need.
+
+    Weights imported from TensorFlow Lite need TensorFlow's SAME padding (``pad_type="same"``,
+    :data:`mangacolor.core.tflite_import.TIMM_KWARGS`); models record the result in their config,
+    so a checkpoint rebuilds the same layer arithmetic without the weights file.
+    """
+    out = dict(kwargs or {})
+    if weights_file and str(weights_file).lower().endswith(".tflite"):
+        from ..tflite_import import TIMM_KWARGS
+
+        out = {**TIMM_KWARGS.get(name, {}), **out}
+    return out
 
 
 def letterbox(gray: torch.Tensor, size: int, fill: float = 1.0) -> torch.Tensor:
@@ -134,8 +164,11 @@ class Koalarization(ColorizationModel):
         c = lambda n: max(4, int(round(n * width)))  # noqa: E731
         self.extractor_size = int(extractor_size)
         self.freeze_extractor = bool(freeze_extractor)
+        kwargs = extractor_kwargs_for(extractor, extractor_weights, extractor_kwargs)
+        if kwargs != dict(extractor_kwargs or {}):
+            self.config_extra = {"extractor_kwargs": kwargs}
         self.extractor, self.embedding_dim = create_feature_extractor(
-            extractor, embedding, pretrained=pretrained, weights_file=extractor_weights, **(extractor_kwargs or {}))
+            extractor, embedding, pretrained=pretrained, weights_file=extractor_weights, **kwargs)
         if self.freeze_extractor:
             for p in self.extractor.parameters():
                 p.requires_grad_(False)

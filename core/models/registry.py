@@ -68,7 +68,8 @@ def build_model(config: dict) -> ColorizationModel:
     if name not in _REGISTRY:
         raise KeyError(f"unknown model architecture {name!r}; known: {', '.join(available_models())}")
     model = _REGISTRY[name](**cfg)
-    model.config = {"name": name, **cfg}
+    # arguments the model derived itself (e.g. the padding imported weights need) are recorded too
+    model.config = {"name": name, **cfg, **getattr(model, "config_extra", {})}
     return model
 
 

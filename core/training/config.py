@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-__all__ = ["TrainConfig", "PRESETS", "LOSSES", "ConfigError"]
+__all__ = ["TrainConfig", "PRESETS", "LOSSES", "ARCHS", "ConfigError"]
 
 #: Loss names: ``auto`` (the model's own: ``classification`` for a model with the classification
 #: head, such as the starter model, else ``l1``), ``mse`` (Koalarization paper), ``l1``, ``huber``,
 #: ``l1-chroma`` (L1 weighted by the target chroma), ``classification`` (Zhang et al. 2016).
 LOSSES = ("auto", "mse", "l1", "huber", "l1-chroma", "classification")
+#: Architectures of a new model (``mangacolor train --arch``).
+ARCHS = ("koalarization", "koalarization_unet")
 
 
 class ConfigError(ValueError):
@@ -42,7 +44,9 @@ class TrainConfig:
             larger sets (Danbooru) are scanned at reduced scale and decoded on demand (use workers).
 
     Model (one of): ``init`` (a checkpoint path or library model name to fine-tune), or a fresh
-    Koalarization with the timm feature extractor ``backbone``, whose ImageNet weights come from
+    model of architecture ``arch`` (:data:`ARCHS`: ``koalarization``, the paper's network, or
+    ``koalarization_unet``, whose encoder is the frozen extractor's feature pyramid) around the
+    timm feature extractor ``backbone``, whose ImageNet weights come from
     ``backbone_weights`` (a local file), else (``pretrained``) the weights installed in the user data
     folder, downloaded from the hub first when missing (:mod:`mangacolor.core.backbones`); with
     ``pretrained=False`` and no file, the extractor starts from random weights (from scratch).
@@ -52,15 +56,22 @@ class TrainConfig:
     ``freeze_extractor``: None = the model's own setting (the paper freezes it).
     ``cache_embeddings``: with a frozen extractor, compute each training image's embedding once
     (on the whole image, as at inference) instead of per crop.
+    ``max_per_folder``: ``{folder name: N}``: train on at most N images of each folder of that
+    name (a fixed random subset, after the split; the validation files of that folder are cut to
+    the same share), so that a large collection (2000 anime faces) does not dominate the mix.
 
     Optimisation:
         loss: one of :data:`LOSSES` (``auto`` is resolved when the model is built). optimizer: ``adamw`` or ``adam``. lr, weight_decay.
+        rebalance: lambda of Zhang et al.'s class rebalancing for the classification loss (0.5 in
+            the paper; 1.0 = plain cross entropy, no rebalancing).
         schedule: ``cosine`` (linear warm-up of ``warmup_steps``, cosine decay to
             ``min_lr_ratio * lr``) or ``constant`` (warm-up, then flat).
         epochs, or ``max_steps`` (optimizer steps; overrides epochs when > 0).
         batch_size (per process), accumulate (micro-batches per optimizer step),
         size (square crop side, multiple of 8), scale (short side range before cropping, pixels),
-        amp (mixed precision on CUDA), channels_last (on CUDA), grad_clip (0 = off), seed.
+        amp (mixed precision on CUDA), cpu_bf16 (bf16 autocast on a CPU that has native bf16
+        instructions, AVX512-BF16 or AMX; ignored elsewhere), channels_last (on CUDA),
+        grad_clip (0 = off), seed.
 
     Run:
         out: run folder (checkpoints, training state, logs, previews).
@@ -87,7 +98,10 @@ class TrainConfig:
     manga: float = 1.0
     in_memory_limit: int = 20000
 
+    max_per_folder: dict = field(default_factory=dict)
+
     init: Optional[str] = None
+    arch: str = "koalarization"
     backbone: str = "inception_resnet_v2"
     backbone_weights: Optional[str] = None
     pretrained: bool = True
@@ -99,6 +113,7 @@ class TrainConfig:
     cache_embeddings: bool = False
 
     loss: str = "auto"
+    rebalance: float = 0.5
     optimizer: str = "adamw"
     lr: float = 3e-4
     weight_decay: float = 1e-4
@@ -112,6 +127,7 @@ class TrainConfig:
     size: int = 128
     scale: list = field(default_factory=lambda: [160, 384])
     amp: bool = True
+    cpu_bf16: bool = False
     channels_last: bool = True
     grad_clip: float = 1.0
     seed: int = 0
@@ -206,6 +222,13 @@ class TrainConfig:
         """
         if not self.data:
             raise ConfigError("no training data folder given (--data DIR)")
+        if self.arch not in ARCHS:
+            raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
+        if not (0.0 <= self.rebalance <= 1.0):
+            raise ConfigError(f"rebalance must be in [0, 1], not {self.rebalance}")
+        if not isinstance(self.max_per_folder, dict) or not all(
+                isinstance(k, str) and isinstance(v, int) and v >= 0 for k, v in self.max_per_folder.items()):
+            raise ConfigError("max_per_folder must map folder names to image counts (>= 0)")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
         if self.optimizer not in ("adamw", "adam"):

@@ -195,6 +195,13 @@ def prepare_data(cfg: TrainConfig) -> DataSplit:
         val_files = [f for f, k in zip(listed, keys) if k in val_keys]
         rule = (f"by {'source group (folder + name without frame/variant numbers)' if cfg.split == 'group' else 'folder'}, "
                 f"hash of seed {cfg.seed}, validation fraction {cfg.val_fraction}")
+    capped = {}
+    if cfg.max_per_folder:
+        train_files, capped = _cap_per_folder(train_files, cfg.max_per_folder, cfg.seed)
+        if not cfg.val:  # the same share of each capped folder validates, so it weighs as much as in training
+            val_caps = {k: max(1, math.ceil(v["kept"] / max(v["found"], 1) * sum(f.parent.name == k for f in val_files)))
+                        for k, v in capped.items()}
+            val_files, _ = _cap_per_folder(val_files, val_caps, cfg.seed + 1)
     t0 = time.time()
     max_side = int(max(cfg.scale[1], cfg.size))
     if len(train_files) > cfg.in_memory_limit:
@@ -215,6 +222,7 @@ def prepare_data(cfg: TrainConfig) -> DataSplit:
         "unreadable": tc["unreadable"] + vc["unreadable"],
         "too_small": tc["too_small"] + vc["too_small"],
         "split": rule,
+        **({"training_subset": {k: f"{v['kept']} of {v['found']}" for k, v in capped.items()}} if capped else {}),
         "decoded_on_demand": isinstance(train_images, LazyImages),
         "load_seconds": round(time.time() - t0, 1),
     }
@@ -228,6 +236,25 @@ def prepare_data(cfg: TrainConfig) -> DataSplit:
     log.info("training images: %d, validation images: %d, near-gray left out: %d",
              len(train_kept), len(val_kept), summary["near_gray_left_out"])
     return DataSplit(train_kept, val_kept, train_images, val_images, summary)
+
+
+def _cap_per_folder(files: list, caps: dict, seed: int) -> tuple[list, dict]:
+    """Keep at most ``caps[name]`` files of every folder called ``name`` (a seeded random subset).
+
+    Returns:
+        (kept files in their original order, ``{name: {"found": n, "kept": k}}``).
+    """
+    by_folder: dict[str, list[int]] = {}
+    for i, f in enumerate(files):
+        if f.parent.name in caps:
+            by_folder.setdefault(f.parent.name, []).append(i)
+    drop, report = set(), {}
+    for name, idx in by_folder.items():
+        keep = int(caps[name])
+        order = np.random.default_rng([seed, len(idx)]).permutation(len(idx))
+        drop.update(idx[j] for j in order[keep:])
+        report[name] = {"found": len(idx), "kept": min(keep, len(idx))}
+    return [f for i, f in enumerate(files) if i not in drop], report
 
 
 # ---------------------------------------------------------------------------------------- model
@@ -263,31 +290,56 @@ def build_training_model(cfg: TrainConfig) -> tuple[nn.Module, dict, dict]:
             log.info("replaced the %s head of %s by a new %s head", current, path, head)
             prov["head_replaced"] = f"{current} -> {head}"
     else:
-        arch: dict[str, Any] = {"name": "koalarization", "extractor": cfg.backbone, "embedding": cfg.embedding,
-                                "extractor_size": cfg.extractor_size or 299, "width": cfg.width,
-                                "head": head or "regression",
-                                "freeze_extractor": True if cfg.freeze_extractor is None else bool(cfg.freeze_extractor)}
+        from ..backbones import BackboneError, backbone_kwargs, download_backbone, installed_backbone, use_local_weights
+
+        if cfg.arch == "koalarization_unet":
+            arch: dict[str, Any] = {"name": "koalarization_unet", "extractor": cfg.backbone,
+                                    "embedding": cfg.embedding, "extractor_size": cfg.extractor_size or 224,
+                                    "head": head or "classification"}
+            if cfg.freeze_extractor is False:
+                raise TrainError("koalarization_unet keeps its feature extractor frozen (no --unfreeze)")
+        else:
+            arch = {"name": "koalarization", "extractor": cfg.backbone, "embedding": cfg.embedding,
+                    "extractor_size": cfg.extractor_size or 299, "width": cfg.width, "head": head or "regression",
+                    "freeze_extractor": True if cfg.freeze_extractor is None else bool(cfg.freeze_extractor)}
+        kwargs: dict = {}
         if cfg.backbone_weights:
             wf = Path(cfg.backbone_weights).expanduser()
             if not wf.is_file():
                 raise TrainError(f"{wf}: backbone weights file not found")
             if wf.suffix.lower() in (".pkl", ".pickle"):
                 raise TrainError(f"{wf}: pickle files are refused; use .safetensors (or a .pth/.bin state dict)")
-            arch["extractor_weights"] = str(wf)
             source = f"ImageNet weights from {wf.name}"
+            if wf.suffix.lower() == ".tflite":  # converted into the timm network and installed (backbones)
+                try:
+                    wf = use_local_weights(cfg.backbone, wf)
+                except BackboneError as e:
+                    raise TrainError(f"cannot use {Path(cfg.backbone_weights).name} as {cfg.backbone}: {e}") from None
+                if wf.stem != cfg.backbone.split(".", 1)[0]:
+                    raise TrainError(f"{Path(cfg.backbone_weights).name} holds {wf.stem}, not {cfg.backbone}; "
+                                     f"use --backbone {wf.stem}")
+                kwargs = backbone_kwargs(wf.stem)
+                source += f" (TensorFlow Lite, SHA-256 {_source_sha256(wf)}, imported as {wf.name})"
+            arch["extractor_weights"] = str(wf)
         elif cfg.pretrained:
-            # installed in the user data folder (first-run setup) or fetched now from the hub, verified;
-            # offline this fails in about a second with a one-line reason
-            from ..backbones import BackboneError, download_backbone
-
+            # installed in the user data folder (first-run setup, or an imported .tflite), else fetched now
+            # from the hub, verified; offline this fails in about a second with a one-line reason
+            local = installed_backbone(cfg.backbone.split(".", 1)[0])
             try:
-                wf = download_backbone(cfg.backbone)
+                wf = local or download_backbone(cfg.backbone)
             except BackboneError as e:
                 raise TrainError(f"no ImageNet weights for backbone {cfg.backbone!r}: {e}") from None
+            kwargs = backbone_kwargs(wf.stem)
             arch["extractor_weights"] = str(wf)
-            source = f"ImageNet weights of {cfg.backbone} from the Hugging Face hub (installed as {wf.name})"
+            source = (f"ImageNet weights of {cfg.backbone} installed as {wf.name}"
+                      + (f" (from {_source_name(wf)}, SHA-256 {_source_sha256(wf)})" if local else
+                         " (from the Hugging Face hub)"))
         else:
             source = "random initialization (from scratch)"
+            if cfg.backbone in _tflite_kwargs():  # the same layer arithmetic as the pretrained twin
+                kwargs = dict(_tflite_kwargs()[cfg.backbone])
+        if kwargs:
+            arch["extractor_kwargs"] = kwargs
         try:
             model = build_model(arch)
         except (RuntimeError, OSError, ValueError, KeyError) as e:
@@ -310,6 +362,27 @@ def build_training_model(cfg: TrainConfig) -> tuple[nn.Module, dict, dict]:
     return model, card, prov
 
 
+def _tflite_kwargs() -> dict:
+    from ..tflite_import import TIMM_KWARGS
+
+    return TIMM_KWARGS
+
+
+def _backbone_note(weights: Path) -> dict:
+    try:
+        return json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _source_sha256(weights: Path) -> str:
+    return str(_backbone_note(weights).get("source_sha256") or "unknown")
+
+
+def _source_name(weights: Path) -> str:
+    return Path(str(_backbone_note(weights).get("source") or weights.name)).name
+
+
 def _init_kwargs(model: nn.Module) -> set:
     import inspect
 
@@ -318,6 +391,22 @@ def _init_kwargs(model: nn.Module) -> set:
 
 def _has_logits(model: nn.Module) -> bool:
     return getattr(model, "head", "regression") == "classification" and hasattr(model, "ab_logits")
+
+
+def decode_logits(model: nn.Module, logits: torch.Tensor, size) -> torch.Tensor:
+    """a*b* (B, 2, H, W) from a classification model's logits, decoded as the model does it."""
+    if hasattr(model, "decode_logits"):
+        return model.decode_logits(logits, size)
+    ab = zhang.annealed_mean(logits.float(), model.ab_bins, model.temperature)
+    return F.interpolate(ab, size=tuple(size), mode="nearest")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), as oneDNN reports it."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 class _Net(nn.Module):
@@ -592,7 +681,11 @@ class Trainer:
         # at most 2000 images (large sets)
         prior = zhang.image_ab_prior(images[k] for k in _spread(list(range(len(images))), 2000))
         self.ab_prior = prior
-        return torch.from_numpy(zhang.rebalance_weights(prior))
+        if self._resume_info is None and isinstance(getattr(self.model, "ab_prior", None), torch.Tensor):
+            # the model keeps the prior of its training data for its decoding-time correction
+            with torch.no_grad():
+                self.model.ab_prior.copy_(torch.from_numpy(prior).to(self.model.ab_prior))
+        return torch.from_numpy(zhang.rebalance_weights(prior, self.config.rebalance))
 
     def _build_optimizer(self, params) -> torch.optim.Optimizer:
         c = self.config
@@ -707,8 +800,7 @@ class Trainer:
             with self._autocast():
                 if use_logits:
                     logits = model.ab_logits(L_in, emb)
-                    pred = F.interpolate(zhang.annealed_mean(logits.float(), model.ab_bins, model.temperature),
-                                         scale_factor=2, mode="nearest")
+                    pred = decode_logits(model, logits, L_in.shape[-2:])
                     out = logits
                 else:
                     pred = model(L_in) if emb is None else model(L_in, emb)
@@ -738,6 +830,8 @@ class Trainer:
     def _autocast(self):
         if self.device.type == "cuda" and self.config.amp:
             return torch.autocast("cuda", dtype=self.amp_dtype)
+        if self.device.type == "cpu" and self.config.cpu_bf16 and cpu_has_bf16():
+            return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _is_better(self, m: dict) -> bool:

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["NUM_BINS", "GRID", "SIGMA", "NEIGHBOURS", "LAMBDA", "TEMPERATURE", "ab_bins", "ab_bins_t",
-           "nearest_bin", "soft_encode", "ab_prior", "image_ab_prior", "rebalance_weights", "annealed_mean",
+           "nearest_bin", "soft_encode", "ab_prior", "image_ab_prior", "rebalance_weights", "rebalance_weights_t", "annealed_mean",
            "classification_loss"]
 
 #: Number of in-gamut a*b* classes.
@@ -179,6 +179,13 @@ def rebalance_weights(prior: np.ndarray, lam: float = LAMBDA) -> np.ndarray:
     p = np.asarray(prior, np.float64)
     w = 1.0 / ((1.0 - lam) * p + lam / len(p))
     return (w / (p * w).sum()).astype(np.float32)
+
+
+def rebalance_weights_t(prior: torch.Tensor, lam: float = LAMBDA) -> torch.Tensor:
+    """:func:`rebalance_weights` on a tensor: float (313,) prior -> float (313,) weights, same device."""
+    p = prior.double()
+    w = 1.0 / ((1.0 - lam) * p + lam / p.numel())
+    return (w / (p * w).sum()).to(prior.dtype)
 
 
 def annealed_mean(logits: torch.Tensor, bins: Optional[torch.Tensor] = None,

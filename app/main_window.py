@@ -79,6 +79,7 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
         self._model_text = f"{Path(str(model_path)).stem if model_path else STARTER_NAME} (not loaded yet)"
         self._active_job: Optional[int] = None
         self._active_description = ""
+        self._load_jobs: set[int] = set()
         self._closed = False
 
         self.worker_thread = WorkerThread(model_path, device, render_size, parent=self,
@@ -114,10 +115,11 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
         w.model_loading.connect(self._on_model_loading)
         w.model_ready.connect(self._on_model_ready)
         w.model_failed.connect(self._on_model_failed)
+        w.model_refused.connect(self._on_model_refused)
 
         self._restore_settings()
         if preload:
-            w.submit(LoadModelJob())
+            self._load_model_now()
 
     # ---- building ---------------------------------------------------------------------------
     def _make_status_bar(self) -> None:
@@ -245,12 +247,20 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
         self._update_device_label()
 
     def _on_model_failed(self, device: str, message: str) -> None:
+        # the reason is said once: by the window for its own load jobs (see _on_job_finished), by
+        # the tab whose job needed the model otherwise
         self._device_text = device
         self._model_text = "none (cannot load)"
         self.device_label.setStyleSheet("QLabel { color: #c03030; }")
         self.device_label.setToolTip(message)
         self._update_device_label()
-        self.show_message(f"Model: {message}", 0)
+
+    def _on_model_refused(self, device: str, model: str, message: str) -> None:
+        """A requested model could not be loaded; the worker keeps the previous one (named)."""
+        self._device_text, self._model_text = device, model
+        self.device_label.setStyleSheet("")
+        self.device_label.setToolTip(message)
+        self._update_device_label()
 
     def _on_job_started(self, job_id: int, description: str, cancellable: bool) -> None:
         self._active_job = job_id
@@ -269,7 +279,11 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
         self.progress_bar.setValue(done)
         self.progress_bar.setFormat(f"{self._active_description}: %v / %m")
 
-    def _on_job_finished(self, job_id: int, _status: str, _message: str) -> None:
+    def _on_job_finished(self, job_id: int, status: str, message: str) -> None:
+        if job_id in self._load_jobs:
+            self._load_jobs.discard(job_id)
+            if status == "failed":
+                self.show_message(f"Model: {message}", 0)
         if job_id == self._active_job:
             self._active_job = None
             self.progress_bar.setRange(0, 1)
@@ -300,7 +314,13 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
             self.settings.setValue("paths/last_model", str(Path(path).parent))
         render = self.colorize_tab.render_size() if self.colorize_tab._render_size_user else None
         self.worker.set_model(path, device=self.worker.device, render_size=render)
-        self.worker.submit(LoadModelJob())
+        self._load_model_now()
+
+    def _load_model_now(self) -> int:
+        """Queue a :class:`LoadModelJob`; its failure is reported in the status bar (one line)."""
+        job = LoadModelJob()
+        self._load_jobs.add(job.id)
+        return self.worker.submit(job)
 
     # ---- drag and drop ----------------------------------------------------------------------
     def paths_dropped(self, paths: list[str]) -> None:
@@ -378,7 +398,7 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
         tab.set_preferences(new)
         if (new.device, new.half_precision) != (old.device, old.half_precision):
             self.worker.set_model(self.worker.model_path, device=new.device, half=new.half_precision)
-            self.worker.submit(LoadModelJob())
+            self._load_model_now()
             self.show_message(f"Device: {new.device}{', half precision' if new.half_precision else ''} "
                               "(the model is reloaded)")
         else:

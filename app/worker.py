@@ -13,7 +13,9 @@ DESIGN.md section 6:
 - every job carries a :class:`mangacolor.core.progress.Progress`; Cancel calls
   :meth:`Progress.cancel` and the work stops at the next page;
 - a job that raises (unreadable model, CUDA out-of-memory, a bug) fails with a one-line message
-  and the worker goes on with the next job.
+  and the worker goes on with the next job;
+- a model that cannot be loaded never unloads a working one: the previous model stays loaded and
+  in use, and :attr:`ModelWorker.model_refused` says why the new one was refused.
 
 :class:`WorkerThread` creates the thread and the worker and shuts them down.
 """
@@ -230,7 +232,10 @@ class ModelWorker(QObject):
     job_finished = Signal(int, str, str)      #: (job id, "done"|"cancelled"|"failed", one-line message)
     model_loading = Signal(str, str)          #: (device label, model name or path)
     model_ready = Signal(str, str, int)       #: (device label, model label, render size)
-    model_failed = Signal(str, str)           #: (device label, one-line reason)
+    model_failed = Signal(str, str)           #: (device label, one-line reason); no model is loaded
+    #: (device label, model label, one-line reason): a requested model could not be loaded and the
+    #: previously loaded one (named) stays in use
+    model_refused = Signal(str, str, str)
     idle = Signal()                           #: the queue is empty and no job is running
     _wake = Signal()
 
@@ -335,8 +340,7 @@ class ModelWorker(QObject):
         if self._colorizer is not None and self._loaded_spec == (spec, half):
             return self._colorizer
         model_path, device, render_size = spec
-        self._colorizer = None
-        self._loaded_spec = None
+        previous, previous_spec = self._colorizer, self._loaded_spec
         from mangacolor.core.device import device_name, resolve_device
         from mangacolor.core.library import STARTER_NAME, resolve_model
         from mangacolor.core.pipeline import Colorizer
@@ -352,12 +356,20 @@ class ModelWorker(QObject):
                 raise ModelLoadError(f"the starter model is not installed ({Path(path).name} is missing); "
                                      f"load a model with File > Load model")
             colorizer = Colorizer.from_checkpoint(path, device=device, render_size=render_size, half=half)
-        except ModelLoadError as e:
-            self.model_failed.emit(dev_label, str(e))
-            raise
         except Exception as e:  # CheckpointError, OSError, ValueError (device), RuntimeError (CUDA)
-            msg = f"cannot load model: {one_line(e)}"
-            self.model_failed.emit(dev_label, msg)
+            msg = str(e) if isinstance(e, ModelLoadError) else f"cannot load model: {one_line(e)}"
+            if previous is not None and previous_spec is not None:
+                # keep the working model: the next jobs run with it, as before the request
+                with self._lock:
+                    if self._spec == spec:
+                        self._spec = previous_spec[0]
+                        self._half = previous_spec[1]
+                msg = f"{msg}; still using {previous.model_label}"
+                self.model_refused.emit(previous.device_label, previous.model_label, msg)
+            else:
+                self._colorizer = None
+                self._loaded_spec = None
+                self.model_failed.emit(dev_label, msg)
             raise ModelLoadError(msg) from None
         self._colorizer = colorizer
         self._loaded_spec = (spec, half)

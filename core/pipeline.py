@@ -4,9 +4,12 @@
 2. L* at full resolution (:func:`mangacolor.core.color.gray_to_lightness`);
 3. resize L* so the short side is the render size, pad to a multiple of the model stride;
 4. run the network once per page (fp16 autocast on CUDA);
-5. upsample a*b* to full resolution, fade it out on paper white (:func:`fade_paper_white`),
-   combine with the page's own full-resolution L*, convert to sRGB: ink and screentone stay
-   pixel-exact, only chroma is predicted.
+5. upsample a*b* to full resolution, fade it out on paper white (:func:`fade_paper_white`);
+6. keep the ink black (:func:`neutral_ink_ab`: the ink mask gets a*b* = 0 with a soft,
+   anti-aliased edge, as a colorist's line-art layer multiplied over flat color; on by default,
+   ``Colorizer(neutral_ink=False)`` keeps the predicted chroma on the lines);
+7. combine with the page's own full-resolution L*, convert to sRGB: ink and screentone stay
+   pixel-exact in L*, only chroma is predicted.
 
 CUDA out-of-memory is retried at a smaller render size, then on the CPU (:class:`Colorizer`).
 """
@@ -32,7 +35,7 @@ from .models import ColorizationModel
 from .progress import Cancelled, Progress
 
 __all__ = ["Colorizer", "ColorizedPage", "PageResult", "page_lightness", "combine_lab", "fade_paper_white",
-           "PAPER_WHITE", "colorize_sources",
+           "neutral_ink_ab", "PAPER_WHITE", "colorize_sources",
            "DEFAULT_RENDER_SIZE", "MIN_RENDER_SIZE"]
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,33 @@ def fade_paper_white(ab: np.ndarray, lightness: np.ndarray,
     return (ab * keep[..., None]).astype(np.float32, copy=False)
 
 
+def neutral_ink_ab(lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndarray] = None) -> np.ndarray:
+    """The page step that keeps line art and lettering black (on by default in every client).
+
+    :func:`mangacolor.core.overspill.neutralize_ink` with the calibrated ink mask: a*b* -> 0 on
+    the ink, a soft alpha on the anti-aliased pixels around it; the page's L* is not touched.
+    Pages too small for the ink mask (under 8 px) are returned unchanged.
+
+    Args:
+        lightness: float32 (H, W), L* [0, 100] of the page.
+        ab: float32 (H, W, 2), CIE a*b* (the prediction, after :func:`fade_paper_white`).
+        gray: uint8 (H, W) gray page the ink is found on (default: the gray with the page's L*).
+
+    Returns:
+        float32 (H, W, 2) a*b*.
+
+    Raises:
+        ValueError: shapes differ.
+    """
+    if ab.shape[:2] != lightness.shape:
+        raise ValueError(f"a*b* shape {ab.shape[:2]} does not match L* shape {lightness.shape}")
+    if min(lightness.shape) < 8:
+        return ab
+    from .overspill import neutralize_ink
+
+    return neutralize_ink(lightness, ab, gray=gray)
+
+
 def combine_lab(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """sRGB page from its own L* and a predicted a*b*.
 
@@ -113,7 +143,8 @@ class ColorizedPage:
     Attributes:
         rgb: uint8 (H, W, 3) sRGB colorized page, same pixel size as the input.
         lightness: float32 (H, W), the page's own L* [0, 100].
-        ab: float32 (H, W, 2), predicted a*b* at full resolution.
+        ab: float32 (H, W, 2), a*b* of the output at full resolution (the prediction, faded on
+            paper white, ink neutral unless the colorizer keeps ink color).
         render_size: short side (pixels) the network actually ran at.
         device: the device it ran on ("cpu", "cuda:0").
         seconds: wall time of the prediction.
@@ -139,14 +170,19 @@ class Colorizer:
         paper_white: L* range where predicted chroma fades out (see :func:`fade_paper_white`);
             "card" = the card's ``paper_white`` entry when it has one (null there turns it off),
             else :data:`PAPER_WHITE`; None = off.
+        neutral_ink: :meth:`colorize_page` gives the ink neutral chroma (:func:`neutral_ink_ab`);
+            False keeps the predicted chroma on the lines. :meth:`predict_ab` is the raw
+            prediction either way.
 
     Raises:
         ValueError: an unavailable device.
     """
 
     def __init__(self, model: ColorizationModel, card: Optional[dict] = None, device: str = "auto",
-                 render_size: Optional[int] = None, half: bool = True, paper_white="card"):
+                 render_size: Optional[int] = None, half: bool = True, paper_white="card",
+                 neutral_ink: bool = True):
         self.card = card or {}
+        self.neutral_ink = bool(neutral_ink)
         if paper_white == "card":
             paper_white = self.card.get("paper_white", PAPER_WHITE)
         self.paper_white = tuple(paper_white) if paper_white is not None else None
@@ -175,7 +211,30 @@ class Colorizer:
         ext = self.card.get("architecture", {}).get("extractor")
         return f"{name} ({ext})" if ext else str(name)
 
-    def _predict(self, lightness: np.ndarray, render_size: int, device: torch.device) -> np.ndarray:
+    @property
+    def takes_hints(self) -> bool:
+        """Whether the model takes point and global color hints (:mod:`mangacolor.core.hints`)."""
+        return bool(getattr(self.model, "takes_hints", False))
+
+    def _hint_inputs(self, hints, global_hint, page_shape: tuple, map_shape: tuple, padded: tuple,
+                     device: torch.device) -> dict:
+        """Hint tensors for the network at render size (padded like L*), or {} for none."""
+        if not self.takes_hints:
+            return {}
+        out = {}
+        points = list(getattr(hints, "points", None) or [])
+        if points:
+            from .hints import point_hint_maps
+
+            m = torch.from_numpy(point_hint_maps(points, page_shape, map_shape))[None]
+            ph, pw = padded[0] - map_shape[0], padded[1] - map_shape[1]
+            out["hints"] = F.pad(m, (0, pw, 0, ph)).to(device)
+        if global_hint is not None:
+            out["global_hint"] = torch.as_tensor(np.asarray(global_hint, np.float32))[None].to(device)
+        return out
+
+    def _predict(self, lightness: np.ndarray, render_size: int, device: torch.device, hints=None,
+                 global_hint: Optional[np.ndarray] = None) -> np.ndarray:
         h, w = lightness.shape
         scale = min(1.0, render_size / min(h, w))
         rh, rw = max(8, round(h * scale)), max(8, round(w * scale))
@@ -185,19 +244,21 @@ class Colorizer:
         x = torch.from_numpy(np.ascontiguousarray(small))[None, None].to(device)
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        extra = self._hint_inputs(hints, global_hint, (h, w), (rh, rw), tuple(x.shape[-2:]), device)
         model = self.model if next(self.model.parameters()).device == device else self.model.to(device)
         with torch.inference_mode():
             if device.type == "cuda" and self.half:
                 with torch.autocast("cuda", dtype=torch.float16):
-                    ab = model(x)
+                    ab = model(x, **extra)
             else:
-                ab = model(x)
+                ab = model(x, **extra)
         ab = ab.float()[0, :, :rh, :rw]
         if (rh, rw) != (h, w):
             ab = F.interpolate(ab[None], size=(h, w), mode="bilinear", align_corners=False)[0]
         return ab.permute(1, 2, 0).cpu().numpy().astype(np.float32)
 
-    def predict_ab(self, lightness: np.ndarray, render_size: Optional[int] = None) -> tuple[np.ndarray, int, str]:
+    def predict_ab(self, lightness: np.ndarray, render_size: Optional[int] = None, hints=None,
+                   global_hint: Optional[np.ndarray] = None) -> tuple[np.ndarray, int, str]:
         """Predict full-resolution a*b* for a page's L*.
 
         On CUDA out-of-memory the render size is reduced (x0.75 down to 128 px), then the page
@@ -207,6 +268,10 @@ class Colorizer:
             lightness: float32 (H, W), L* [0, 100].
             render_size: short side to run at (default: ``self.render_size``); pages smaller
                 than this run at their own size.
+            hints: optional :class:`mangacolor.core.hints.Hints` in this page's pixels: its point
+                hints go to a model that takes hints (:attr:`takes_hints`; ignored otherwise).
+            global_hint: optional float32 (314,) global hint (:func:`mangacolor.core.hints.global_hint`
+                of a reference image), for a model that takes hints.
 
         Returns:
             (ab float32 (H, W, 2), render size used, device used); a*b* fades out on paper
@@ -216,7 +281,8 @@ class Colorizer:
         device = self.device
         while True:
             try:
-                ab = fade_paper_white(self._predict(lightness, size, device), lightness, self.paper_white)
+                ab = fade_paper_white(self._predict(lightness, size, device, hints, global_hint), lightness,
+                                      self.paper_white)
                 return ab, min(size, min(lightness.shape)), str(device)
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
@@ -227,15 +293,51 @@ class Colorizer:
                     log.warning("CUDA out of memory at the smallest render size; running this page on the CPU")
                     device = torch.device("cpu")
                     size = int(render_size or self.render_size)
-                    ab = fade_paper_white(self._predict(lightness, size, device), lightness, self.paper_white)
+                    ab = fade_paper_white(self._predict(lightness, size, device, hints, global_hint), lightness,
+                                      self.paper_white)
                     self.model.to(self.device)
                     return ab, min(size, min(lightness.shape)), "cpu"
 
-    def colorize_page(self, page: Page, render_size: Optional[int] = None) -> ColorizedPage:
-        """Colorize one decoded page; the output has the input's pixel size and its own L*."""
+    def finish_ab(self, lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndarray] = None) -> np.ndarray:
+        """The page step after the network (and any fills): neutral ink when :attr:`neutral_ink`.
+
+        Args:
+            lightness: float32 (H, W), L* [0, 100].
+            ab: float32 (H, W, 2), CIE a*b* from :meth:`predict_ab`.
+            gray: uint8 (H, W) gray page the ink is found on (default: the gray with the page's L*).
+
+        Returns:
+            float32 (H, W, 2) a*b* (:func:`neutral_ink_ab`), or ``ab`` itself when the colorizer
+            keeps ink color.
+        """
+        return neutral_ink_ab(lightness, ab, gray) if self.neutral_ink else ab
+
+    def colorize_page(self, page: Page, render_size: Optional[int] = None, hints=None,
+                      global_hint: Optional[np.ndarray] = None, regions: Optional[np.ndarray] = None) -> ColorizedPage:
+        """Colorize one decoded page; the output has the input's pixel size and its own L*.
+
+        The ink gets neutral chroma unless :attr:`neutral_ink` is False (:meth:`finish_ab`);
+        ``ColorizedPage.ab`` is the a*b* of the output.
+
+        Args:
+            page: the decoded page.
+            render_size: see :meth:`predict_ab`.
+            hints: optional :class:`mangacolor.core.hints.Hints` (page pixels): point hints steer
+                a hint model; fills flood their line-bounded regions (any model).
+            global_hint: optional (314,) global hint of a reference image (hint models).
+            regions: optional int32 (H, W) region labels of this page for the fills
+                (:func:`mangacolor.core.hints.fill_regions`; computed when needed and not given).
+        """
         t0 = time.perf_counter()
         L = page_lightness(page)
-        ab, used, dev = self.predict_ab(L, render_size)
+        ab, used, dev = self.predict_ab(L, render_size, hints, global_hint)
+        if hints is not None and getattr(hints, "fills", None):
+            from .hints import apply_fills, fill_regions
+
+            if regions is None:
+                regions = fill_regions(page.gray)
+            ab = apply_fills(ab, hints.fills, regions)
+        ab = self.finish_ab(L, ab, page.gray)
         rgb = combine_lab(L, ab)
         return ColorizedPage(rgb=rgb, lightness=L, ab=ab, render_size=used, device=dev,
                              seconds=time.perf_counter() - t0)

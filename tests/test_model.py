@@ -161,3 +161,35 @@ def test_unet_decoding_time_rebalancing_favours_rare_colors():
 def test_unet_refuses_an_unfrozen_extractor():
     with pytest.raises(ValueError, match="frozen"):
         build_model({**UNET_CONFIG, "freeze_extractor": False})
+
+
+def test_with_hints_starts_as_the_hint_free_model_and_learns_from_hints():
+    from mangacolor.core.models.koalarization_unet import with_hints
+
+    torch.manual_seed(0)
+    base = build_model({**UNET_CONFIG, "head": "regression"}).eval()
+    hinted = with_hints(base).eval()
+    assert hinted.takes_hints and hinted.config["hints"] is True
+    L = torch.rand(2, 1, 64, 64) * 100
+    maps = torch.zeros(2, 3, 64, 64)
+    maps[:, 0, 20:30, 20:30], maps[:, 2, 20:30, 20:30] = 0.6, 1.0
+    with torch.no_grad():
+        assert torch.equal(base(L), hinted(L))
+        assert torch.equal(base(L), hinted(L, hints=maps, global_hint=torch.rand(2, 314)))  # zero-initialized inputs
+    with pytest.raises(ValueError, match="takes no hints"):
+        base(L, hints=maps)
+    # a few steps with two opposite hints on the same page: the prediction follows the hint
+    hinted.train()
+    opt = torch.optim.Adam([p for p in hinted.parameters() if p.requires_grad], lr=3e-3)
+    red, green = maps.clone(), maps.clone()
+    green[:, 0] = -maps[:, 0]
+    for _ in range(12):
+        loss = sum((hinted(L, hints=m)[:, 0, 20:30, 20:30] - m[0, 0, 25, 25] * 110).abs().mean() for m in (red, green))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    hinted.eval()
+    with torch.no_grad():
+        a_red = hinted(L, hints=red)[:, 0, 20:30, 20:30].mean()
+        a_green = hinted(L, hints=green)[:, 0, 20:30, 20:30].mean()
+    assert a_red > a_green + 10.0

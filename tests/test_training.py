@@ -537,3 +537,25 @@ def test_max_per_folder_caps_training_and_keeps_validation_share(color_dir, tmp_
     assert not set(capped.train_paths) & set(full.val_paths)
     with pytest.raises(ConfigError, match="max_per_folder"):
         _cfg(color_dir, tmp_path / "c", max_per_folder={"katawa": -1}).validate()
+
+
+def test_fine_tune_adds_hint_inputs_and_trains_on_simulated_hints(color_dir, tmp_path):
+    from mangacolor.core.checkpoint import save_checkpoint
+    from mangacolor.core.models import build_model
+
+    torch.manual_seed(0)
+    base = build_model({"name": "koalarization_unet", "extractor": "test_efficientnet", "extractor_size": 64,
+                        "bottleneck": 16, "decoder_channels": [16, 12, 8]})
+    init = save_checkpoint(base, tmp_path / "base", {"render_size": 128})
+    out = tmp_path / "run"
+    args = ["train", "--data", str(color_dir), "--out", str(out), "--init", str(init), "--hints", "--loss",
+            "classification", "--size", "64", "--scale", "64", "96", "--val-size", "64", "--batch-size", "4",
+            "--max-steps", "3", "--warmup-steps", "1", "--val-fraction", "0.25", "--threads", "1", "--device", "cpu"]
+    assert cli_main(args) == 0
+    model, card = load_checkpoint(out / "last.safetensors")
+    assert model.takes_hints and card["architecture"]["hints"] is True
+    assert "hint inputs added" in card["training"]["hints_added"]
+    # the hint encoder moved: it was trained through the simulated hints
+    fresh = build_model(card["architecture"])
+    assert any(not torch.equal(a, b) for (k, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items())
+               if k.startswith("hint_encoder."))

@@ -76,6 +76,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "lambda of Zhang et al. 2016 (default 0.5; 1 = plain cross entropy)")
     p.add_argument("--max-per-folder", nargs="+", metavar="NAME=N", help="train on at most N images of every "
                    "folder called NAME (e.g. faces256=300), so that one large collection does not dominate")
+    p.add_argument("--hints", action="store_true", help="train a model that takes color hints (points, a reference): "
+                   "hints simulated from the ground truth; --init a koalarization_unet model gets hint inputs added")
     p.add_argument("--cpu-bf16", action="store_true", help="bf16 autocast on a CPU with native bf16 (AVX512-BF16/AMX)")
     p.add_argument("--optimizer", choices=["adamw", "adam"])
     p.add_argument("--schedule", choices=["cosine", "constant"])
@@ -144,6 +146,8 @@ def config_from_args(args):
         base["amp"] = False
     if args.cpu_bf16:
         base["cpu_bf16"] = True
+    if args.hints:
+        base["hints"] = True
     if args.max_per_folder:
         caps = {}
         for item in args.max_per_folder:

@@ -25,6 +25,22 @@ of Zhang et al. (eq. 4) for ``decode_rebalance`` = lambda (1.0 = no correction).
 trained with the plain cross entropy and decoded with lambda < 1 behaves like one trained with
 rebalancing, so how colourful the output is can be chosen on the validation split after training.
 
+With ``hints=True`` the network also takes **color hints** (Zhang et al. 2017, "Real-Time
+User-Guided Image Colorization with Learned Deep Priors", section 3; :mod:`mangacolor.core.hints`):
+
+- a local hint map, float (B, 3, H, W): hinted a*b* / 110 and a mask channel. It is reduced to
+  stride 4 (mask-weighted mean a*b*, mask coverage), encoded by a small strided CNN into features
+  at strides 4, 8, 16 and 32, which are concatenated to the decoder's inputs at every level and
+  to the fusion;
+- a global hint, float (B, 314): the 313-bin a*b* distribution of a reference and its mean
+  saturation (all zeros = none), projected by a linear layer, tiled and fused beside the global
+  embedding with a presence flag.
+
+:func:`with_hints` turns a trained hint-free model into a hint model whose new input weights are
+zero, so it starts out predicting exactly what the hint-free model predicts; it is then
+fine-tuned on simulated hints (about half the samples without any), so it still colorizes with
+no hints at all.
+
 Shapes: ``forward`` takes float32 (B, 1, H, W) L* in [0, 100], H and W multiples of 32, and
 returns float32 (B, 2, H, W) a*b* in CIE units, within [-127, 127].
 """
@@ -41,9 +57,24 @@ from ..color import AB_SCALE, lightness_to_gray_t
 from .koalarization import letterbox
 from .registry import ColorizationModel, register
 
-__all__ = ["KoalarizationUNet"]
+__all__ = ["KoalarizationUNet", "with_hints"]
 
 NUM_BINS = 313
+GLOBAL_HINT_DIM = 314
+#: Channels of the hint encoder at strides 4, 8, 16, 32 and of the projected global hint.
+HINT_CHANNELS = (16, 32, 48, 64)
+GLOBAL_HINT_CHANNELS = 64
+
+
+def _hint_encoder() -> nn.ModuleList:
+    c4, c8, c16, c32 = HINT_CHANNELS
+    return nn.ModuleList([
+        nn.Sequential(nn.Conv2d(3, c4, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(c4, c4, 3, padding=1),
+                      nn.ReLU(inplace=True)),
+        nn.Sequential(nn.Conv2d(c4, c8, 3, stride=2, padding=1), nn.ReLU(inplace=True)),
+        nn.Sequential(nn.Conv2d(c8, c16, 3, stride=2, padding=1), nn.ReLU(inplace=True)),
+        nn.Sequential(nn.Conv2d(c16, c32, 3, stride=2, padding=1), nn.ReLU(inplace=True)),
+    ])
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -75,6 +106,7 @@ class KoalarizationUNet(ColorizationModel):
         head: ``"classification"`` (313 a*b* bins) or ``"regression"``.
         temperature: annealed-mean temperature (Zhang et al. 2016 use 0.38).
         decode_rebalance: lambda of the decoding-time prior correction (1.0 = none).
+        hints: take local and global color hints (see the module docstring).
 
     Raises:
         ValueError: unknown head or embedding, an unfrozen extractor, or an extractor without a
@@ -87,7 +119,7 @@ class KoalarizationUNet(ColorizationModel):
                  pretrained: bool = False, extractor_kwargs: Optional[dict] = None, embedding: str = "prelogits",
                  extractor_size: int = 224, freeze_extractor: bool = True, bottleneck: int = 256,
                  decoder_channels: Sequence[int] = (192, 128, 64), head: str = "classification",
-                 temperature: float = 0.38, decode_rebalance: float = 1.0):
+                 temperature: float = 0.38, decode_rebalance: float = 1.0, hints: bool = False):
         super().__init__()
         from .koalarization import create_feature_extractor, extractor_kwargs_for
 
@@ -115,11 +147,18 @@ class KoalarizationUNet(ColorizationModel):
         self._levels = [info[s][0] for s in (4, 8, 16, 32)]
         c4, c8, c16, c32 = (info[s][1] for s in (4, 8, 16, 32))
         d16, d8, d4 = (int(c) for c in decoder_channels)
-        self.fusion = nn.Sequential(nn.Conv2d(c32 + self.embedding_dim, bottleneck, 1, bias=False),
+        self.takes_hints = bool(hints)
+        h4, h8, h16, h32 = HINT_CHANNELS if hints else (0, 0, 0, 0)
+        hg = GLOBAL_HINT_CHANNELS + 1 if hints else 0  # projected global hint + presence flag
+        # new inputs come last in every concatenation, so a hint-free model's weights map onto the first channels
+        self.fusion = nn.Sequential(nn.Conv2d(c32 + self.embedding_dim + h32 + hg, bottleneck, 1, bias=False),
                                     nn.BatchNorm2d(bottleneck), nn.ReLU(inplace=True))
-        self.up16 = _block(bottleneck + c16, d16)
-        self.up8 = _block(d16 + c8, d8)
-        self.up4 = _block(d8 + c4, d4)
+        self.up16 = _block(bottleneck + c16 + h16, d16)
+        self.up8 = _block(d16 + c8 + h8, d8)
+        self.up4 = _block(d8 + c4 + h4, d4)
+        if hints:
+            self.hint_encoder = _hint_encoder()
+            self.global_hint = nn.Sequential(nn.Linear(GLOBAL_HINT_DIM, GLOBAL_HINT_CHANNELS), nn.ReLU(inplace=True))
         self.out = nn.Conv2d(d4, NUM_BINS, 1) if head == "classification" else nn.Conv2d(d4, 2, 3, padding=1)
         if head == "classification":
             from ..training.zhang import ab_bins_t
@@ -167,25 +206,63 @@ class KoalarizationUNet(ColorizationModel):
         return [f.detach() for f in feats]
 
     # -------------------------------------------------------------------------------- network
-    def _features(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor]) -> torch.Tensor:
+    def _hint_features(self, hints: Optional[torch.Tensor], global_hint: Optional[torch.Tensor],
+                       f4: torch.Tensor, f32: torch.Tensor) -> tuple[list, torch.Tensor]:
+        """Hint encoder features at strides 4..32 and the tiled global hint (+ flag) at stride 32."""
+        b = f4.shape[0]
+        if hints is None:
+            local = f4.new_zeros(b, 3, *f4.shape[-2:])
+        else:
+            if hints.ndim != 4 or hints.shape[1] != 3:
+                raise ValueError(f"hint maps must be (B, 3, H, W), got {tuple(hints.shape)}")
+            hints = hints.to(f4.device, torch.float32)
+            cover = F.adaptive_avg_pool2d(hints[:, 2:3], f4.shape[-2:])
+            ab = F.adaptive_avg_pool2d(hints[:, :2] * hints[:, 2:3], f4.shape[-2:]) / cover.clamp_min(1e-6)
+            local = torch.cat([ab * (cover > 0), (cover > 0).to(ab.dtype)], 1)
+        feats, x = [], local.to(f4.dtype)
+        for layer in self.hint_encoder:
+            x = layer(x)
+            feats.append(x)
+        if global_hint is None:
+            g = f32.new_zeros(b, GLOBAL_HINT_DIM)
+        else:
+            if global_hint.shape != (b, GLOBAL_HINT_DIM):
+                raise ValueError(f"global hints must be (B, {GLOBAL_HINT_DIM}), got {tuple(global_hint.shape)}")
+            g = global_hint.to(f32.device, torch.float32)
+        flag = (g.abs().sum(1, keepdim=True) > 0).to(g.dtype)
+        gvec = torch.cat([self.global_hint(g.to(f32.dtype)) * flag.to(f32.dtype), flag.to(f32.dtype)], 1)
+        tiled = gvec[:, :, None, None].expand(b, gvec.shape[1], *f32.shape[-2:])
+        return feats, tiled
+
+    def _features(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor],
+                  hints: Optional[torch.Tensor] = None, global_hint: Optional[torch.Tensor] = None) -> torch.Tensor:
         self.check_input(lightness)
         if embedding is None:
             embedding = self.embed(lightness)
         f4, f8, f16, f32 = self.pyramid(lightness)
         b, _, h, w = f32.shape
         tiled = embedding[:, :, None, None].to(f32.dtype).expand(b, embedding.shape[1], h, w)
-        x = self.fusion(torch.cat([f32, tiled], 1))
-        for skip, block in ((f16, self.up16), (f8, self.up8), (f4, self.up4)):
+        extra = [[], [], [], []]
+        if self.takes_hints:
+            (h4, h8, h16, h32), g = self._hint_features(hints, global_hint, f4, f32)
+            extra = [[h4], [h8], [h16], [h32.to(f32.dtype), g.to(f32.dtype)]]
+        elif hints is not None or global_hint is not None:
+            raise ValueError("this model takes no hints (a model with hints=True does)")
+        x = self.fusion(torch.cat([f32, tiled, *extra[3]], 1))
+        for skip, block, more in ((f16, self.up16, extra[2]), (f8, self.up8, extra[1]), (f4, self.up4, extra[0])):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            x = block(torch.cat([x, skip.to(x.dtype)], 1))
+            x = block(torch.cat([x, skip.to(x.dtype), *[m.to(x.dtype) for m in more]], 1))
         return self.out(x)
 
-    def ab_logits(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def ab_logits(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor] = None,
+                  hints: Optional[torch.Tensor] = None, global_hint: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Class logits of the classification head at stride 4.
 
         Args:
             lightness: float (B, 1, H, W), L* in [0, 100], H and W multiples of 32.
             embedding: optional precomputed (B, D) embedding (cached during training).
+            hints: optional float (B, 3, H, W) local hint maps (a model with ``hints=True``).
+            global_hint: optional float (B, 314) global hints (all zeros = none).
 
         Returns:
             float (B, 313, H/4, W/4) logits over the a*b* bins of Zhang et al. 2016.
@@ -195,7 +272,7 @@ class KoalarizationUNet(ColorizationModel):
         """
         if self.head != "classification":
             raise ValueError("ab_logits needs head='classification'")
-        return self._features(lightness, embedding)
+        return self._features(lightness, embedding, hints, global_hint)
 
     def decode_logits(self, logits: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
         """a*b* from class logits: annealed mean with the prior correction, upsampled to ``size``.
@@ -216,21 +293,65 @@ class KoalarizationUNet(ColorizationModel):
         ab = annealed_mean(z, self.ab_bins, self.temperature)
         return F.interpolate(ab, size=tuple(size), mode="bilinear", align_corners=False)
 
-    def forward(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor] = None,
+                hints: Optional[torch.Tensor] = None, global_hint: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Predict a*b*.
 
         Args:
             lightness: float (B, 1, H, W), L* in [0, 100], H and W multiples of 32.
             embedding: optional precomputed (B, D) global embedding.
+            hints: optional float (B, 3, H, W) local hint maps (hinted a*b* / 110, mask).
+            global_hint: optional float (B, 314) global hints.
 
         Returns:
             float32 (B, 2, H, W), a*b* in [-127, 127].
 
         Raises:
-            ValueError: H or W not a multiple of 32.
+            ValueError: H or W not a multiple of 32; hints given to a model without hints.
         """
-        out = self._features(lightness, embedding)
+        out = self._features(lightness, embedding, hints, global_hint)
         if self.head == "classification":
             return self.decode_logits(out, lightness.shape[-2:])
         ab = torch.tanh(out.float()) * AB_SCALE
         return F.interpolate(ab, size=lightness.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def with_hints(model: KoalarizationUNet) -> KoalarizationUNet:
+    """The same network taking color hints, predicting exactly what ``model`` predicts without hints.
+
+    Every weight of ``model`` is kept; the convolutions that now also read hint features keep
+    their old weights on the old input channels and get zeros on the new ones, so hints start
+    with no effect and a fine-tune on simulated hints teaches the network to use them.
+
+    Args:
+        model: a ``koalarization_unet`` model (``hints=False``).
+
+    Returns:
+        a new model (CPU) with ``hints=True``; ``model`` itself when it takes hints already.
+
+    Raises:
+        TypeError: not a ``koalarization_unet`` model.
+    """
+    from .registry import build_model
+
+    if not isinstance(model, KoalarizationUNet):
+        raise TypeError(f"hints need a koalarization_unet model, not {type(model).__name__}")
+    if model.takes_hints:
+        return model
+    new = build_model({**model.config, "hints": True})
+    own = new.state_dict()
+    state = {}
+    for k, v in model.state_dict().items():
+        if k not in own:
+            continue
+        if own[k].shape == v.shape:
+            state[k] = v
+        elif own[k].ndim == 4 and own[k].shape[0] == v.shape[0] and own[k].shape[2:] == v.shape[2:]:
+            w = torch.zeros_like(own[k])
+            w[:, : v.shape[1]] = v  # old inputs first, hint inputs (zero) after
+            state[k] = w
+    missing = [k for k in own if k not in state and not k.startswith(("hint_encoder.", "global_hint."))]
+    if missing:
+        raise TypeError(f"cannot carry {missing[0]} over to the hint model")
+    new.load_state_dict(state, strict=False)
+    return new

@@ -56,6 +56,9 @@ class TrainConfig:
     ``freeze_extractor``: None = the model's own setting (the paper freezes it).
     ``cache_embeddings``: with a frozen extractor, compute each training image's embedding once
     (on the whole image, as at inference) instead of per crop.
+    ``hints``: train a model that takes color hints (``koalarization_unet`` only; an ``init``
+    model without hints gets zero-initialized hint inputs first, :func:`..models.with_hints`):
+    every batch gets point and global hints simulated from its ground truth (Zhang et al. 2017).
     ``max_per_folder``: ``{folder name: N}``: train on at most N images of each folder of that
     name (a fixed random subset, after the split; the validation files of that folder are cut to
     the same share), so that a large collection (2000 anime faces) does not dominate the mix.
@@ -111,6 +114,7 @@ class TrainConfig:
     head: Optional[str] = None
     freeze_extractor: Optional[bool] = None
     cache_embeddings: bool = False
+    hints: bool = False
 
     loss: str = "auto"
     rebalance: float = 0.5
@@ -222,6 +226,8 @@ class TrainConfig:
         """
         if not self.data:
             raise ConfigError("no training data folder given (--data DIR)")
+        if self.hints and self.arch != "koalarization_unet" and not self.init:
+            raise ConfigError("color hints need --arch koalarization_unet (or --init such a model)")
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
         if not (0.0 <= self.rebalance <= 1.0):

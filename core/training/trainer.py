@@ -289,13 +289,21 @@ def build_training_model(cfg: TrainConfig) -> tuple[nn.Module, dict, dict]:
             model = with_head(model, head)
             log.info("replaced the %s head of %s by a new %s head", current, path, head)
             prov["head_replaced"] = f"{current} -> {head}"
+        if cfg.hints and not getattr(model, "takes_hints", False):
+            from ..models.koalarization_unet import with_hints
+
+            try:
+                model = with_hints(model)
+            except TypeError as e:
+                raise TrainError(f"{path}: {e}") from None
+            prov["hints_added"] = "hint inputs added (zero-initialized) to the fine-tuned model"
     else:
         from ..backbones import BackboneError, backbone_kwargs, download_backbone, installed_backbone, use_local_weights
 
         if cfg.arch == "koalarization_unet":
             arch: dict[str, Any] = {"name": "koalarization_unet", "extractor": cfg.backbone,
                                     "embedding": cfg.embedding, "extractor_size": cfg.extractor_size or 224,
-                                    "head": head or "classification"}
+                                    "head": head or "classification", **({"hints": True} if cfg.hints else {})}
             if cfg.freeze_extractor is False:
                 raise TrainError("koalarization_unet keeps its feature extractor frozen (no --unfreeze)")
         else:
@@ -417,12 +425,14 @@ class _Net(nn.Module):
         self.model = model
         self.logits = logits
 
-    def forward(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor] = None,
+                hints: Optional[tuple] = None) -> torch.Tensor:
+        extra = {"hints": hints[0], "global_hint": hints[1]} if hints is not None else {}
         if self.logits:
-            return self.model.ab_logits(lightness, embedding)
-        if embedding is None:
+            return self.model.ab_logits(lightness, embedding, **extra)
+        if embedding is None and not extra:
             return self.model(lightness)
-        return self.model(lightness, embedding)
+        return self.model(lightness, embedding, **extra)
 
 
 # ----------------------------------------------------------------------------------------- loss
@@ -675,6 +685,14 @@ class Trainer:
             for i, e in zip(missing, emb):
                 self._emb_cache[i] = e
         return torch.stack([self._emb_cache[i] for i in ids]).to(self.device)
+
+    def _simulated_hints(self, ab: torch.Tensor, clean: torch.Tensor, micro: int) -> tuple:
+        """Point and global hints drawn from this batch's ground truth (Zhang et al. 2017); the
+        draws depend only on the seed, step, micro-batch and rank, so a resumed run repeats them."""
+        from ..hints import simulate_global_hints, simulate_point_hints
+
+        g = torch.Generator().manual_seed(((self.config.seed * 1_000_003 + self.step) * 64 + micro) * 64 + self.rank)
+        return simulate_point_hints(ab, g), simulate_global_hints(ab, clean, g)
 
     def _ab_prior_weights(self) -> torch.Tensor:
         images = self.data.train_images
@@ -934,6 +952,7 @@ class Trainer:
             log.info("loss: %s (the model's own)", c.loss)
         if c.loss == "classification" and not _has_logits(model):
             raise TrainError("the classification loss needs a model with the classification head")
+        self.takes_hints = bool(getattr(model, "takes_hints", False))
         self.frozen = bool(getattr(model, "freeze_extractor", False))
         self.cache_embeddings = bool(c.cache_embeddings and self.frozen and hasattr(model, "embed"))
         if c.cache_embeddings and not self.cache_embeddings:
@@ -1131,18 +1150,19 @@ class Trainer:
                 self.current_lr = self.optimizer.param_groups[0]["lr"]
                 loss_sum = 0.0
                 for k in range(c.accumulate):
-                    idx, L_in, ab, _ = next(micro_iter)
+                    idx, L_in, ab, clean = next(micro_iter)
                     L_in = L_in.to(self.device, non_blocking=True)
                     ab = ab.to(self.device, non_blocking=True)
                     if self.device.type == "cuda" and c.channels_last:
                         L_in = L_in.contiguous(memory_format=torch.channels_last)
                     emb = self._train_embeddings(idx)
+                    hints = self._simulated_hints(ab, clean.to(self.device), k) if self.takes_hints else None
                     sync = contextlib.nullcontext()
                     if self.world > 1 and k < c.accumulate - 1:
                         sync = self.net.no_sync()
                     with sync:
                         with self._autocast():
-                            out = self.net(L_in, emb)
+                            out = self.net(L_in, emb, hints)
                         loss = compute_loss(c.loss, out, ab, self.class_weights_dev) / c.accumulate
                         if self.scaler is not None:
                             self.scaler.scale(loss).backward()

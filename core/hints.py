@@ -45,7 +45,7 @@ import torch.nn.functional as F
 
 __all__ = ["HINT_FILE_VERSION", "GLOBAL_HINT_DIM", "HintError", "PointHint", "FillHint", "Hints", "load_hints",
            "save_hints", "hints_for_page", "point_hint_maps", "global_hint", "global_hint_from_ab",
-           "simulate_point_hints", "simulate_global_hints", "apply_fills", "fill_regions", "AB_HINT_SCALE"]
+           "simulate_point_hints", "simulate_global_hints", "sample_page_hints", "apply_fills", "fill_regions", "AB_HINT_SCALE"]
 
 #: The hint file version this module reads and writes.
 HINT_FILE_VERSION = 1
@@ -408,6 +408,33 @@ def simulate_global_hints(ab: torch.Tensor, lightness: torch.Tensor, generator: 
             continue
         out[i] = torch.from_numpy(global_hint_from_ab(small_ab[i].permute(1, 2, 0).numpy(), small_l[i, 0].numpy()))
     return out.to(ab.device)
+
+
+def sample_page_hints(rgb: np.ndarray, n: int, rng: np.random.Generator, size: int = 7) -> Hints:
+    """``n`` point hints taken from a color page, as a user who knows the true colors would give.
+
+    Locations follow the training simulation (a 2-D Gaussian around the center, sigma a quarter
+    of each side, clipped to the page); each point is a ``size`` px square carrying the true mean
+    sRGB color of that square. Used to measure hint models on the validation split.
+
+    Args:
+        rgb: uint8 (H, W, 3) ground-truth sRGB page.
+        n: number of points (0 gives no points).
+        rng: numpy generator (reproducible draws).
+        size: side of each hinted square, pixels.
+
+    Returns:
+        :class:`Hints` with ``n`` points and no fills.
+    """
+    h, w = rgb.shape[:2]
+    points = []
+    for _ in range(int(n)):
+        y = int(np.clip(rng.normal(h / 2, h / 4), 0, h - 1))
+        x = int(np.clip(rng.normal(w / 2, w / 4), 0, w - 1))
+        y0, x0 = max(0, y - size // 2), max(0, x - size // 2)
+        patch = rgb[y0:y0 + size, x0:x0 + size].reshape(-1, 3).astype(np.float64).mean(0)
+        points.append(PointHint(float(x), float(y), tuple(int(round(c)) for c in patch), int(size)))
+    return Hints(points=points)
 
 
 # ------------------------------------------------------------------------------------ fills

@@ -233,8 +233,18 @@ class Colorizer:
             out["global_hint"] = torch.as_tensor(np.asarray(global_hint, np.float32))[None].to(device)
         return out
 
-    def _predict(self, lightness: np.ndarray, render_size: int, device: torch.device, hints=None,
-                 global_hint: Optional[np.ndarray] = None) -> np.ndarray:
+    def render_input(self, lightness: np.ndarray, render_size: int, device: torch.device) -> tuple[torch.Tensor, tuple]:
+        """The network input of a page: L* resized so its short side is ``render_size`` (never
+        enlarged), padded (edge values) to a multiple of the model stride.
+
+        Args:
+            lightness: float32 (H, W), L* [0, 100].
+            render_size: short side in pixels.
+            device: where the tensor goes.
+
+        Returns:
+            (float32 (1, 1, H', W') tensor on ``device``, (rh, rw) the size before padding).
+        """
         h, w = lightness.shape
         scale = min(1.0, render_size / min(h, w))
         rh, rw = max(8, round(h * scale)), max(8, round(w * scale))
@@ -244,7 +254,16 @@ class Colorizer:
         x = torch.from_numpy(np.ascontiguousarray(small))[None, None].to(device)
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        return x, (rh, rw)
+
+    def _predict(self, lightness: np.ndarray, render_size: int, device: torch.device, hints=None,
+                 global_hint: Optional[np.ndarray] = None, rendered: Optional[tuple] = None,
+                 encoded: Optional[tuple] = None) -> np.ndarray:
+        h, w = lightness.shape
+        x, (rh, rw) = rendered if rendered is not None else self.render_input(lightness, render_size, device)
         extra = self._hint_inputs(hints, global_hint, (h, w), (rh, rw), tuple(x.shape[-2:]), device)
+        if encoded is not None:
+            extra["encoded"] = encoded
         model = self.model if next(self.model.parameters()).device == device else self.model.to(device)
         with torch.inference_mode():
             if device.type == "cuda" and self.half:

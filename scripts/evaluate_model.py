@@ -20,6 +20,15 @@ colorful one. PSNR alone would always pick the grayest output (the mean of the d
 "colorfulness closest to the ground truth's", the earlier rule, picked vivid wrong hues.
 ``--write-chosen`` stores the chosen setting, its numbers and the whole sweep in the model card
 (the weights are unchanged).
+
+A model that takes color hints is measured with hints simulated from the ground truth:
+
+    python scripts/evaluate_model.py resources/starter_hints.safetensors --manga --hint-points 0 1 5 10 20 --reference-self
+
+``--hint-points`` gives every validation image N point hints (7 px squares carrying the true
+mean color, at locations drawn as in training: :func:`mangacolor.core.hints.sample_page_hints`,
+seeded per image), ``--reference-self`` one more run with the ground truth itself as the reference
+(global hint). ``--hint-json`` writes those numbers too.
 """
 
 from __future__ import annotations
@@ -53,6 +62,11 @@ def main() -> None:
                     help="classification head: measure these annealed-mean temperatures")
     ap.add_argument("--rebalance", type=float, nargs="+", default=None,
                     help="with --temperatures, a model with decode_rebalance: also these decoding lambdas (1 = none)")
+    ap.add_argument("--hint-points", type=int, nargs="+", default=None,
+                    help="hint model: measure with N point hints simulated from the ground truth, for each N")
+    ap.add_argument("--reference-self", action="store_true",
+                    help="hint model: also measure with the ground truth as the reference (global hint)")
+    ap.add_argument("--hint-json", type=Path, default=None, help="write the hint numbers here")
     ap.add_argument("--min-colorfulness", type=float, default=0.7,
                     help="the rule's floor on the colorfulness ratio (default 0.7)")
     ap.add_argument("--write-chosen", action="store_true",
@@ -65,6 +79,9 @@ def main() -> None:
     col = Colorizer.from_checkpoint(args.model, device="auto", render_size=args.render_size,
                                     **({"paper_white": None} if args.no_paper_white else {}))
     images = [_validation_image(args.data / rel, args.max_side) for rel in files]
+    if args.hint_points is not None or args.reference_self:
+        _evaluate_hints(col, files, images, args)
+        return
     if not args.temperatures:
         agg, rows = _evaluate(col, files, images, args.manga)
         _report(agg, col, args.manga)
@@ -119,11 +136,35 @@ def _validation_image(path: Path, max_side: int) -> np.ndarray:
     return rgb
 
 
-def _evaluate(col: Colorizer, files: list, images: list, manga: bool) -> tuple[dict, list]:
+def _evaluate_hints(col: Colorizer, files: list, images: list, args) -> None:
+    from mangacolor.core.hints import global_hint, sample_page_hints
+
+    if not col.takes_hints:
+        raise SystemExit(f"{args.model}: this model takes no hints")
+    runs = {}
+    for n in args.hint_points or []:
+        def hints_for(i, rgb, n=n):
+            return sample_page_hints(rgb, n, np.random.default_rng([i, n])), None
+        runs[f"{n} points"] = _evaluate(col, files, images, args.manga, hints_for)[0]
+    if args.reference_self:
+        runs["ground truth as reference"] = _evaluate(col, files, images, args.manga,
+                                                      lambda i, rgb: (None, global_hint(rgb)))[0]
+    print(f"{len(files)} validation images, render size {col.render_size}, input "
+          f"{'manga look' if args.manga else 'clean L*'}; hints simulated from the ground truth")
+    for name, a in runs.items():
+        worst = min(g["psnr_out"] - g["psnr_gray"] for g in a["groups"].values())
+        print(f"{name:<26} PSNR {a['psnr_out']:.2f} dB  over gray {a['psnr_out'] - a['psnr_gray']:+.2f} dB  "
+              f"SSIM {a['ssim_out']:.4f}  colorfulness ratio {a['colorfulness_ratio']:.2f}  worst group {worst:+.2f} dB",
+              flush=True)
+    if args.hint_json:
+        atomic_write_bytes(args.hint_json, json.dumps(runs, indent=1).encode())
+
+
+def _evaluate(col: Colorizer, files: list, images: list, manga: bool, hints_for=None) -> tuple[dict, list]:
     rows = []
     t0 = time.time()
     rng = np.random.default_rng(0)
-    for rel, rgb in zip(files, images):
+    for i, (rel, rgb) in enumerate(zip(files, images)):
         lab = srgb_to_lab(rgb)
         L = lab[..., 0]
         L_in = L
@@ -131,7 +172,8 @@ def _evaluate(col: Colorizer, files: list, images: list, manga: bool) -> tuple[d
             from mangacolor.core.training.augment import manga_look
 
             L_in = manga_look(L, rng)
-        ab, _, _ = col.predict_ab(L_in)
+        hints, ghint = hints_for(i, rgb) if hints_for is not None else (None, None)
+        ab, _, _ = col.predict_ab(L_in, hints=hints, global_hint=ghint)
         out = combine_lab(L, ab)
         gray = lab_to_srgb(np.dstack([L, np.zeros_like(L), np.zeros_like(L)]), as_uint8=True)
         rows.append({"file": rel, "group": Path(rel).parts[0], "psnr_out": psnr(out, rgb), "psnr_gray": psnr(gray, rgb), "ssim_out": ssim(out, rgb),

@@ -138,3 +138,47 @@ def test_fill_stays_inside_its_lines_on_a_real_page(bw_pages):
     snapped = apply_fills(ab, [FillHint(float(ix), float(iy), (200, 30, 30))], labels)
     region = np.unique(labels[np.abs(snapped).sum(-1) > 0])
     assert len(region) == 1 and region[0] > 0
+
+
+@pytest.fixture(scope="module")
+def tiny_hint_colorizer():
+    from mangacolor.core.models import build_model
+    from mangacolor.core.models.koalarization_unet import with_hints
+    from mangacolor.core.pipeline import Colorizer
+
+    torch.manual_seed(0)
+    base = build_model({"name": "koalarization_unet", "extractor": "test_efficientnet", "extractor_size": 64,
+                        "bottleneck": 16, "decoder_channels": [16, 12, 8]})
+    return Colorizer(with_hints(base), {"render_size": 128}, device="cpu")
+
+
+def _small_page(path, side=400):
+    import cv2
+
+    from mangacolor.core.imageio import Page
+
+    page = read_page(path)
+    g = cv2.resize(page.gray, (side * page.gray.shape[1] // page.gray.shape[0], side), interpolation=cv2.INTER_AREA)
+    return Page(rgb=np.dstack([g, g, g]), is_gray=True)
+
+
+def test_hint_session_matches_the_pipeline_and_suggests_colors(tiny_hint_colorizer, bw_pages):
+    from mangacolor.core.hint_session import HintSession
+
+    page = _small_page(bw_pages[0])
+    col = tiny_hint_colorizer
+    session = HintSession(col, page)
+    assert session.takes_hints
+    direct = col.colorize_page(page)
+    again = session.colorize()
+    assert again.rgb.shape == direct.rgb.shape and np.abs(again.ab - direct.ab).max() < 1e-3
+    fill = Hints(fills=[FillHint(100, 200, (30, 40, 200))])
+    a, b = col.colorize_page(page, hints=fill), session.colorize(fill)
+    assert np.abs(a.ab - b.ab).max() < 1e-3 and np.abs(b.ab - again.ab).max() > 10
+    sugg = session.suggest_colors(100, 200, k=5)
+    assert 1 <= len(sugg) <= 5 and all(len(rgb) == 3 for rgb, _ in sugg)
+    probs = [p for _, p in sugg]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0 + 1e-6
+    assert len({rgb for rgb, _ in sugg}) == len(sugg)
+    with pytest.raises(ValueError, match="outside the page"):
+        session.suggest_colors(5000, 1)

@@ -234,12 +234,32 @@ class KoalarizationUNet(ColorizationModel):
         tiled = gvec[:, :, None, None].expand(b, gvec.shape[1], *f32.shape[-2:])
         return feats, tiled
 
-    def _features(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor],
-                  hints: Optional[torch.Tensor] = None, global_hint: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def encode(self, lightness: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """Everything the frozen extractor computes for a page: (embedding, pyramid).
+
+        Hints change only the decoder's input, so an interactive session computes this once per
+        page and passes it to :meth:`forward` as ``encoded`` for every hint edit.
+
+        Args:
+            lightness: float (B, 1, H, W), L* in [0, 100], H and W multiples of 32.
+
+        Returns:
+            (float32 (B, D) embedding, the four pyramid tensors of :meth:`pyramid`).
+        """
         self.check_input(lightness)
+        return self.embed(lightness), self.pyramid(lightness)
+
+    def _features(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor],
+                  hints: Optional[torch.Tensor] = None, global_hint: Optional[torch.Tensor] = None,
+                  encoded: Optional[tuple] = None) -> torch.Tensor:
+        self.check_input(lightness)
+        if encoded is not None:
+            embedding, pyramid = encoded
+        else:
+            pyramid = self.pyramid(lightness)
         if embedding is None:
             embedding = self.embed(lightness)
-        f4, f8, f16, f32 = self.pyramid(lightness)
+        f4, f8, f16, f32 = pyramid
         b, _, h, w = f32.shape
         tiled = embedding[:, :, None, None].to(f32.dtype).expand(b, embedding.shape[1], h, w)
         extra = [[], [], [], []]
@@ -255,7 +275,8 @@ class KoalarizationUNet(ColorizationModel):
         return self.out(x)
 
     def ab_logits(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor] = None,
-                  hints: Optional[torch.Tensor] = None, global_hint: Optional[torch.Tensor] = None) -> torch.Tensor:
+                  hints: Optional[torch.Tensor] = None, global_hint: Optional[torch.Tensor] = None,
+                  encoded: Optional[tuple] = None) -> torch.Tensor:
         """Class logits of the classification head at stride 4.
 
         Args:
@@ -263,6 +284,7 @@ class KoalarizationUNet(ColorizationModel):
             embedding: optional precomputed (B, D) embedding (cached during training).
             hints: optional float (B, 3, H, W) local hint maps (a model with ``hints=True``).
             global_hint: optional float (B, 314) global hints (all zeros = none).
+            encoded: optional (embedding, pyramid) of :meth:`encode` for this ``lightness``.
 
         Returns:
             float (B, 313, H/4, W/4) logits over the a*b* bins of Zhang et al. 2016.
@@ -272,7 +294,7 @@ class KoalarizationUNet(ColorizationModel):
         """
         if self.head != "classification":
             raise ValueError("ab_logits needs head='classification'")
-        return self._features(lightness, embedding, hints, global_hint)
+        return self._features(lightness, embedding, hints, global_hint, encoded)
 
     def decode_logits(self, logits: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
         """a*b* from class logits: annealed mean with the prior correction, upsampled to ``size``.
@@ -294,7 +316,8 @@ class KoalarizationUNet(ColorizationModel):
         return F.interpolate(ab, size=tuple(size), mode="bilinear", align_corners=False)
 
     def forward(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor] = None,
-                hints: Optional[torch.Tensor] = None, global_hint: Optional[torch.Tensor] = None) -> torch.Tensor:
+                hints: Optional[torch.Tensor] = None, global_hint: Optional[torch.Tensor] = None,
+                encoded: Optional[tuple] = None) -> torch.Tensor:
         """Predict a*b*.
 
         Args:
@@ -302,6 +325,7 @@ class KoalarizationUNet(ColorizationModel):
             embedding: optional precomputed (B, D) global embedding.
             hints: optional float (B, 3, H, W) local hint maps (hinted a*b* / 110, mask).
             global_hint: optional float (B, 314) global hints.
+            encoded: optional (embedding, pyramid) of :meth:`encode` for this ``lightness``.
 
         Returns:
             float32 (B, 2, H, W), a*b* in [-127, 127].
@@ -309,7 +333,7 @@ class KoalarizationUNet(ColorizationModel):
         Raises:
             ValueError: H or W not a multiple of 32; hints given to a model without hints.
         """
-        out = self._features(lightness, embedding, hints, global_hint)
+        out = self._features(lightness, embedding, hints, global_hint, encoded)
         if self.head == "classification":
             return self.decode_logits(out, lightness.shape[-2:])
         ab = torch.tanh(out.float()) * AB_SCALE

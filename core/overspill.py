@@ -68,6 +68,11 @@ __all__ = [
     "RegionInfo",
     "OverspillReport",
     "ink_mask",
+    "ink_alpha",
+    "neutralize_ink",
+    "INK_LINE_RADIUS",
+    "INK_CONTRAST_GAIN",
+    "INK_DARK_RANGE",
     "segment_regions",
     "analyze",
     "fix_overspill",
@@ -371,6 +376,121 @@ def ink_mask(gray: np.ndarray, params: Optional[OverspillParams] = None) -> np.n
     keep = ~((area <= p.dot_area) & (size <= p.dot_size))
     keep[0] = False
     return keep[lab]
+
+
+#: :func:`ink_alpha` defaults: strokes up to 2 r + 1 px wide are found by their contrast against the
+#: gray closing with a disk of this radius (px) ...
+INK_LINE_RADIUS = 7
+#: ... a pixel of the ink mask with at least 1 / this of the full ink contrast is fully neutral ...
+INK_CONTRAST_GAIN = 3.0
+#: ... and pixels of the ink mask darker than these fractions of the way from the ink gray to
+#: white are neutral by their darkness (fully below the first, not at all above the second).
+INK_DARK_RANGE = (0.2, 0.35)
+
+
+def ink_alpha(gray: np.ndarray, params: Optional[OverspillParams] = None, ink: Optional[np.ndarray] = None,
+              line_radius: int = INK_LINE_RADIUS, contrast_gain: float = INK_CONTRAST_GAIN,
+              dark_range: tuple = INK_DARK_RANGE) -> np.ndarray:
+    """Soft ink coverage of a gray page: how much of each pixel is line art (0 to 1).
+
+    The line-art layer a colorist multiplies over the flat colors, estimated from the page
+    without a region segmentation. With g the pixel's gray, g_ink the ``ink_percentile`` of the
+    gray under the ink mask (:func:`ink_mask`) and g_bg the page's gray closing
+    (``cv2.morphologyEx(MORPH_CLOSE)``) with a disk of ``line_radius`` px, which paints thin dark
+    strokes over with the paper or fill around them:
+
+    - contrast ``c = (g_bg - g) / (g_bg - g_ink)`` clipped to [0, 1] (0 where g_bg - g_ink is
+      under 8 gray levels): 1 on the core of a line, partial on its anti-aliased edge, 0 inside
+      a flat fill wider than the disk;
+    - on the ink mask: ``max(min(1, contrast_gain * c), d)``, where d rises from 0 to 1 as g
+      falls from ``g_ink + dark_range[1] * (255 - g_ink)`` to ``g_ink + dark_range[0] * (255 - g_ink)``
+      (thick strokes and the edges of solid blacks, which the closing does not cover). The mid-gray
+      rim of a flat gray fill that Sauvola's threshold marks as ink next to white paper gets
+      neither, so it keeps its color;
+    - on the ``soft_band`` px around the ink mask: ``c`` (anti-aliasing, no gain);
+    - 0 everywhere else (screentone dots and fills away from the lines keep their color).
+
+    Args:
+        gray: uint8 (H, W) gray page (0 black, 255 white).
+        params: thresholds (default :class:`OverspillParams`: the ink mask's, ``soft_band``,
+            ``ink_percentile``).
+        ink: bool (H, W) ink mask of ``gray`` when already computed (default: :func:`ink_mask`).
+        line_radius: closing disk radius, px (:data:`INK_LINE_RADIUS`).
+        contrast_gain: on the ink mask, contrast that makes a pixel fully neutral is 1 / this
+            (:data:`INK_CONTRAST_GAIN`).
+        dark_range: (full, none) darkness ramp on the ink mask, as fractions of the way from
+            g_ink to white (:data:`INK_DARK_RANGE`).
+
+    Returns:
+        float32 (H, W) in [0, 1].
+
+    Raises:
+        ValueError: not a uint8 (H, W) array, smaller than 8 px, an ink mask of another size, or
+            a ``dark_range`` that does not rise.
+    """
+    p = _params(params)
+    gray = _check_gray(gray)
+    ink = ink_mask(gray, p) if ink is None else np.asarray(ink, dtype=bool)
+    if ink.shape != gray.shape:
+        raise ValueError(f"ink mask {ink.shape[::-1]} and gray page {gray.shape[::-1]} differ in size")
+    lo, hi = (float(v) for v in dark_range)
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"dark range must rise within [0, 1], not {lo}..{hi}")
+    if not ink.any():
+        return np.zeros(gray.shape, np.float32)
+    g_ink = float(np.percentile(gray[ink], p.ink_percentile))
+    r = max(1, int(line_radius))
+    g_bg = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, disk(r).astype(np.uint8),
+                            borderType=cv2.BORDER_REPLICATE).astype(np.float32)
+    g = gray.astype(np.float32)
+    span = g_bg - g_ink
+    contrast = np.where(span > 8.0, np.clip((g_bg - g) / np.maximum(span, 1e-3), 0.0, 1.0), 0.0)
+    g_lo, g_hi = g_ink + lo * (255.0 - g_ink), g_ink + hi * (255.0 - g_ink)
+    dark = np.clip((g_hi - g) / max(g_hi - g_lo, 1e-3), 0.0, 1.0)
+    on_ink = np.maximum(np.minimum(1.0, float(contrast_gain) * contrast), dark)
+    alpha = np.where(ink, on_ink, 0.0).astype(np.float32)
+    if int(p.soft_band) > 0:
+        band = cv2.dilate(ink.astype(np.uint8), disk(int(p.soft_band)).astype(np.uint8)).astype(bool) & ~ink
+        alpha[band] = contrast[band]
+    return alpha
+
+
+def neutralize_ink(lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndarray] = None,
+                   params: Optional[OverspillParams] = None, ink: Optional[np.ndarray] = None,
+                   alpha: Optional[np.ndarray] = None) -> np.ndarray:
+    """Keep line art and lettering black: a*b* -> 0 on the ink, with a soft (anti-aliased) edge.
+
+    Manga colorists keep the line art on a multiply layer over the flat colors, so ink stays
+    neutral whatever color is under it. This does the same to a prediction:
+    ``ab_out = ab * (1 - alpha)`` with ``alpha`` from :func:`ink_alpha` (1 on the lines of the
+    ink mask, soft on their anti-aliased edges, 0 on flat fills and away from the lines). L* is not an input of the result: combine it
+    with the page's own L* (:func:`mangacolor.core.pipeline.combine_lab`), which stays unchanged.
+
+    Args:
+        lightness: float32 (H, W), L* in [0, 100] (the page's own).
+        ab: float32 (H, W, 2), CIE a*b* of the prediction.
+        gray: uint8 (H, W) original gray page the ink is found on (default: the gray with the
+            page's L*, :func:`lightness_gray8`; for a gray page that is the page itself).
+        params: thresholds (default :class:`OverspillParams`).
+        ink: bool (H, W) ink mask when already computed.
+        alpha: float32 (H, W) in [0, 1] from :func:`ink_alpha` when already computed.
+
+    Returns:
+        float32 (H, W, 2) a*b*, a new array.
+
+    Raises:
+        ValueError: shapes or dtypes do not fit, or the page is smaller than 8 px.
+    """
+    lightness, ab = _check_lab(lightness, ab)
+    if alpha is None:
+        gray = lightness_gray8(lightness) if gray is None else _check_gray(gray)
+        if gray.shape != lightness.shape:
+            raise ValueError(f"gray page {gray.shape[::-1]} and L* {lightness.shape[::-1]} differ in size")
+        alpha = ink_alpha(gray, params, ink)
+    alpha = np.asarray(alpha, dtype=np.float32)
+    if alpha.shape != lightness.shape:
+        raise ValueError(f"ink alpha {alpha.shape[::-1]} and L* {lightness.shape[::-1]} differ in size")
+    return (ab * (1.0 - alpha)[..., None]).astype(np.float32)
 
 
 def segment_regions(ink: np.ndarray, params: Optional[OverspillParams] = None) -> np.ndarray:
@@ -750,7 +870,7 @@ def _region_gamut_scale(lightness: np.ndarray, flat: np.ndarray, labels: np.ndar
 
 def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
                   params: Optional[OverspillParams] = None, report: Optional[OverspillReport] = None,
-                  gray: Optional[np.ndarray] = None, keep_gamut: bool = True) -> np.ndarray:
+                  gray: Optional[np.ndarray] = None, keep_gamut: bool = True, neutral_ink: bool = True) -> np.ndarray:
     """Flatten chroma per line-bounded region to remove overspill (DESIGN.md 5, step 6).
 
     Every region gets its reference a*b* (its median, or for a clearly two-colored region, where a
@@ -773,6 +893,10 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
         keep_gamut: scale each region's flat chroma down so that its color exists in sRGB at
             (the median of) its pixels' L*: one scale per region keeps the fill flat and the sRGB
             result keeps the page's L* (a few pixels may still be clipped by the sRGB conversion).
+        neutral_ink: finally make the line art on the ink mask neutral as the page pipeline does
+            (:func:`neutralize_ink`, :func:`ink_alpha` on the mask; the band around it keeps the
+            fix's own soft alpha), so the fix never puts color back on lines whose contrast alpha
+            above is partial; False leaves the result as the blend gives it.
 
     Returns:
         float32 (H, W, 2) fixed a*b*.
@@ -828,6 +952,8 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
         scale = _region_gamut_scale(lightness, flat, report.labels, ~ink, p.gamut_quantile)
         flat *= scale[near_label][..., None]
     out = ab + np.float32(strength) * (flat - ab)
+    if neutral_ink and ink.any():  # on the ink mask only: the fix's own soft band handles the edges
+        out = neutralize_ink(lightness, out, alpha=np.where(ink, ink_alpha(gray, p, ink), 0.0))
     return out.astype(np.float32)
 
 

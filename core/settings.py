@@ -53,6 +53,10 @@ class Settings:
         model: model name from the library or a checkpoint path ("starter").
         overspill_threshold: page score above which a page is flagged (fraction, 0-1).
         fix_overspill: flatten chroma per line-bounded region after colorizing.
+        neutral_ink: line art and lettering keep neutral chroma (a*b* = 0 with a soft edge,
+            :func:`mangacolor.core.pipeline.neutral_ink_ab`); False keeps the predicted color on
+            the ink (the ``Colorizer(neutral_ink=...)`` and ``BatchSettings.neutral_ink`` of the
+            window's jobs; ``mangacolor colorize --keep-ink-color`` on the command line).
         skip_colored: copy already-colored pages through in batches.
     """
 
@@ -66,6 +70,7 @@ class Settings:
     model: str = "starter"
     overspill_threshold: float = 0.01  # = OverspillParams.threshold (docs/overspill.md calibration)
     fix_overspill: bool = False
+    neutral_ink: bool = True
     skip_colored: bool = True
 
     def validated(self) -> "Settings":

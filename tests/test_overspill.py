@@ -177,9 +177,13 @@ def test_fix_strength_blends_between_raw_and_flat(cases):
     x, rep, _, _ = page["cases"]["blur6"]
     L = page["L"]
     assert np.array_equal(ov.fix_overspill(L, x, 0.0, report=rep), x)
-    full = ov.fix_overspill(L, x, 1.0, report=rep, gray=page["gray"], keep_gamut=False)
-    half = ov.fix_overspill(L, x, 0.5, report=rep, gray=page["gray"], keep_gamut=False)
+    # the blend itself is linear in the strength (the final neutral-ink step is not: it only scales ink down)
+    full = ov.fix_overspill(L, x, 1.0, report=rep, gray=page["gray"], keep_gamut=False, neutral_ink=False)
+    half = ov.fix_overspill(L, x, 0.5, report=rep, gray=page["gray"], keep_gamut=False, neutral_ink=False)
     np.testing.assert_allclose(half, 0.5 * (x + full), atol=1e-3)
+    half_n = ov.fix_overspill(L, x, 0.5, report=rep, gray=page["gray"], keep_gamut=False)
+    alpha = ov.ink_alpha(page["gray"], ink=rep.ink)
+    np.testing.assert_allclose(half_n, np.where(rep.ink[..., None], half * (1 - alpha)[..., None], half), atol=1e-4)
     # the gamut step only scales each region's flat chroma down (hue kept, one scale per region)
     full_g = ov.fix_overspill(L, x, 1.0, report=rep, gray=page["gray"])
     c, c_g = np.hypot(*full.reshape(-1, 2).T), np.hypot(*full_g.reshape(-1, 2).T)

@@ -7,9 +7,11 @@ Safety rules (issue 5, item 7):
 - an archive with more than :data:`MAX_ARCHIVE_PAGES` pages, more than :data:`MAX_ARCHIVE_BYTES`
   of uncompressed pages in total, or a single page entry over :data:`MAX_ENTRY_BYTES`, is
   refused with a one-line message that names the limit;
-- reading a member never returns more than its declared uncompressed size (``zipfile`` caps
-  it), and every decoded page goes through the decompression-bomb limit of
-  :mod:`mangacolor.core.imageio`.
+- a member is read only after its declared uncompressed size passed the per-page limit and its
+  first bytes (the image header) passed the pixel limit of :mod:`mangacolor.core.imageio`
+  (:func:`mangacolor.core.imageio.check_page_header`), so an oversized page is refused before
+  it is read whole; the bytes actually read never exceed the declared size, and every decoded
+  page goes through the decompression-bomb limit again.
 
 A .cbz is a plain zip of images in reading order, optionally with a ``ComicInfo.xml`` (the
 ComicRack metadata schema, https://anansi-project.github.io/docs/comicinfo/intro). Written
@@ -23,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional, Union
 from xml.sax.saxutils import escape
 
-from .imageio import IMAGE_SUFFIXES, atomic_writer, natural_key
+from .imageio import HEADER_BYTES, IMAGE_SUFFIXES, PageReadError, atomic_writer, check_page_header, natural_key
 
 __all__ = [
     "ArchiveError",
@@ -127,11 +129,18 @@ class ArchiveReader:
         self.max_entry_bytes = max_entry_bytes
         self._open: dict[Path, zipfile.ZipFile] = {}
 
-    def read(self, path: Union[str, Path], member: str) -> bytes:
+    def read(self, path: Union[str, Path], member: str, check_header: bool = True) -> bytes:
         """The bytes of ``member`` in archive ``path``.
 
+        Order of the checks: the declared uncompressed size against ``max_entry_bytes``; then,
+        for image entries (``check_header``), the first :data:`~mangacolor.core.imageio.HEADER_BYTES`
+        against the pixel limit (:func:`mangacolor.core.imageio.check_page_header`); then the rest
+        is read into a buffer of the declared size, refusing any byte beyond it.
+
         Raises:
-            ArchiveError: unreadable archive, missing, encrypted, oversized or corrupt member.
+            ArchiveError: unreadable archive, missing, encrypted, oversized (declared size, pixel
+                count in the header, or more bytes than declared) or corrupt member; one line
+                naming the archive and the member.
         """
         path = Path(path)
         zf = self._open.get(path)
@@ -145,7 +154,25 @@ class ArchiveReader:
             raise ArchiveError(f"{path}:{member}: {info.file_size / 1e6:.0f} MB uncompressed is over the per-page "
                                f"limit of {self.max_entry_bytes / 1e6:.0f} MB")
         try:
-            return zf.read(info)
+            with zf.open(info) as f:
+                head = f.read(HEADER_BYTES)
+                if check_header and _is_page(info.filename):
+                    try:
+                        check_page_header(head, f"{path}:{member}", info.file_size)
+                    except PageReadError as e:
+                        raise ArchiveError(str(e)) from None
+                buf = bytearray(head)
+                while len(buf) <= info.file_size:
+                    chunk = f.read(min(1 << 22, info.file_size + 1 - len(buf)))
+                    if not chunk:
+                        break
+                    buf += chunk
+                if len(buf) > info.file_size:  # zipfile stops at the declared size; a check in any case
+                    raise ArchiveError(f"{path}:{member}: holds more bytes than its declared "
+                                       f"{info.file_size} (corrupt or hostile archive)")
+                return bytes(buf)
+        except ArchiveError:
+            raise
         except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, ValueError) as e:
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise ArchiveError(f"{path}:{member}: cannot read entry ({msg})") from None
@@ -187,7 +214,11 @@ def read_comicinfo(path: Union[str, Path]) -> Optional[bytes]:
 
 
 def minimal_comicinfo(title: str, page_count: int, notes: str = "") -> bytes:
-    """A minimal ComicRack ``ComicInfo.xml``: title, page count and notes (UTF-8 bytes)."""
+    """A minimal ComicRack ``ComicInfo.xml``: title, notes and page count (UTF-8 bytes).
+
+    Elements in the order of the ComicInfo v2.0 schema (``Notes`` before ``PageCount``). Colorized
+    chapters get :func:`mangacolor.core.comicinfo.colorized_comicinfo` instead.
+    """
     from . import __version__
 
     notes = notes or f"Colorized with mangacolor {__version__}"
@@ -195,8 +226,8 @@ def minimal_comicinfo(title: str, page_count: int, notes: str = "") -> bytes:
            '<ComicInfo xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
            f"  <Title>{escape(title)}</Title>\n"
-           f"  <PageCount>{int(page_count)}</PageCount>\n"
            f"  <Notes>{escape(notes)}</Notes>\n"
+           f"  <PageCount>{int(page_count)}</PageCount>\n"
            "</ComicInfo>\n")
     return xml.encode("utf-8")
 

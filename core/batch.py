@@ -4,17 +4,27 @@ A batch takes files, folders (recursive, natural order: "2" before "10") and .cb
 (:func:`mangacolor.core.imageio.collect_sources`) and writes either
 
 - ``folder`` output: ``OUTDIR/<input structure>/<page stem>.<fmt>``, mirroring the inputs
-  (an archive ``ch1.cbz`` becomes the folder ``OUTDIR/ch1/``, its ``ComicInfo.xml`` copied), or
+  (an archive ``ch1.cbz`` becomes the folder ``OUTDIR/ch1/``, with its ``ComicInfo.xml``), or
 - ``cbz`` output: one archive per input archive or input folder (``OUTDIR/ch1.cbz``), pages in
-  the same order and sub-folders, the input's ``ComicInfo.xml`` kept or a minimal one written.
+  the same order and sub-folders, with a ``ComicInfo.xml``.
   Loose page files given on the command line go into ``OUTDIR/<their folder name>.cbz``.
+
+Written ``ComicInfo.xml`` files keep the input's metadata, say ``BlackAndWhite`` ``No``, record
+the colorization in ``Notes`` (and ``Colorist`` when ``BatchSettings.colorist`` is given) and list
+their elements in the order of the ComicInfo v2.0 schema (:mod:`mangacolor.core.comicinfo`).
+
+Outputs of a job are never inputs of it: folders are searched without the job's own outputs
+(:meth:`BatchJob.plan`); two inputs that map to the same output name get distinct names (a
+``-2`` suffix), reported in :attr:`BatchJob.renamed`.
 
 Every page goes through: read (zip-slip and size limits on archives, decompression-bomb limit
 on every page) -> content hash -> optional already-colored check (:func:`colored_fraction`;
 such pages are copied through byte for byte) -> :class:`mangacolor.core.pipeline.Colorizer`
 (which retries CUDA out-of-memory at smaller render sizes, then on the CPU) -> optional
-overspill analysis / fix (:mod:`mangacolor.core.overspill`) -> atomic write -> optional
-layered file (:mod:`mangacolor.core.layers`). A failing page is reported and the batch goes on.
+neutral ink (:func:`mangacolor.core.pipeline.neutral_ink_ab`: line art and lettering keep a*b* = 0
+with a soft edge; ``BatchSettings.neutral_ink``) -> optional overspill analysis / fix
+(:mod:`mangacolor.core.overspill`) -> atomic write -> optional layered file
+(:mod:`mangacolor.core.layers`). A failing page is reported and the batch goes on.
 
 **Job journal.** ``OUTDIR/mangacolor-job.jsonl`` holds one JSON object per line: a ``job``
 header (the settings that shape the output, the model's weights hash, inputs), then one
@@ -52,8 +62,10 @@ from typing import Callable, Iterable, Optional, Union
 
 import numpy as np
 
-from .archive import COMICINFO_NAME, ArchiveError, ArchiveReader, minimal_comicinfo, read_comicinfo, write_cbz
-from .imageio import PageReadError, PageSource, atomic_write_bytes, collect_sources, decode_page, encode_image
+from .archive import COMICINFO_NAME, ArchiveError, ArchiveReader, read_comicinfo, write_cbz
+from .comicinfo import colorized_comicinfo
+from .imageio import (PageReadError, PageSource, atomic_write_bytes, collect_sources, decode_page, encode_image,
+                      input_top_name, read_page_file)
 from .progress import Cancelled, Progress
 
 __all__ = [
@@ -87,6 +99,7 @@ IMAGE_FORMATS = ("png", "jpg", "webp")
 OUTPUT_FORMATS = ("folder", "cbz")
 #: Default fraction of the page area that must be clearly colored to count as a color page.
 DEFAULT_COLORED_THRESHOLD = 0.005
+_MAX_NAMED = 20  # pages named in one summary line
 _PART_RE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.part$")  # tempfile.mkstemp names of atomic writes
 
 
@@ -164,7 +177,12 @@ class BatchSettings:
         colored_threshold: :func:`colored_fraction` at or above which a page counts as colored.
         fix_overspill: flatten chroma per line-bounded region (:func:`mangacolor.core.overspill.fix_overspill`).
         fix_strength: 0..1 strength of that fix.
+        neutral_ink: the ink mask gets neutral chroma with a soft edge
+            (:func:`mangacolor.core.pipeline.neutral_ink_ab`); False keeps the predicted chroma
+            on the lines (``mangacolor colorize --keep-ink-color``).
         layers: ``psd`` or ``ora`` to also write a layered file per page, or None.
+        colorist: name recorded as ``Colorist`` in the written ``ComicInfo.xml`` files (added to
+            the input's colorists), or None to leave ``Colorist`` as the input has it.
         overspill_scores: compute each page's overspill score (when the overspill module exists).
         resume: skip pages the journal records as finished (False: start a new journal).
         archive_limits: keyword limits for :func:`mangacolor.core.archive.list_archive_pages`
@@ -183,7 +201,9 @@ class BatchSettings:
     colored_threshold: float = DEFAULT_COLORED_THRESHOLD
     fix_overspill: bool = False
     fix_strength: float = 1.0
+    neutral_ink: bool = True
     layers: Optional[str] = None
+    colorist: Optional[str] = None
     overspill_scores: bool = True
     resume: bool = True
     archive_limits: dict = field(default_factory=dict)
@@ -205,6 +225,9 @@ class BatchSettings:
             raise BatchError(f"colored threshold {self.colored_threshold} is not in 0..1")
         if self.layers is not None and self.layers not in ("psd", "ora"):
             raise BatchError(f"layered format {self.layers!r} is not psd or ora")
+        if self.colorist is not None and (not isinstance(self.colorist, str) or any(
+                ord(c) < 32 and c not in "\t\n\r" for c in self.colorist)):
+            raise BatchError(f"colorist {self.colorist!r} is not a plain name (control characters)")
         if self.workers is not None and int(self.workers) < 0:
             raise BatchError(f"workers {self.workers} is negative")
         unknown = set(self.archive_limits) - {"max_pages", "max_bytes", "max_entry_bytes"}
@@ -304,6 +327,11 @@ class BatchSummary:
         return {e.rel: e.overspill["page_score"] for e in self.pages if e.overspill and "page_score" in e.overspill}
 
     @property
+    def flagged_pages(self) -> list:
+        """Pages whose written colors the overspill check flagged (page score above its threshold), in job order."""
+        return [e.rel for e in self.pages if e.overspill and e.overspill.get("flagged")]
+
+    @property
     def exit_code(self) -> int:
         """CLI exit code: 130 cancelled, 1 some pages failed, else 0."""
         if self.cancelled:
@@ -315,7 +343,8 @@ class BatchSummary:
                 "failed": [{"page": p, "reason": r} for p, r in self.failed], "cancelled": self.cancelled,
                 "seconds": round(self.seconds, 3), "pages_per_minute": round(self.pages_per_minute, 2),
                 "outdir": str(self.outdir) if self.outdir else None, "journal": str(self.journal) if self.journal else None,
-                "archives": list(self.archives), "overspill_scores": self.overspill_scores}
+                "archives": list(self.archives), "overspill_scores": self.overspill_scores,
+                "overspill_flagged": self.flagged_pages}
 
     def lines(self) -> list[str]:
         """Human summary, one fact per line (the CLI prints these)."""
@@ -327,6 +356,11 @@ class BatchSummary:
             vals = np.array(list(scores.values()), np.float64)
             worst = max(scores, key=scores.get)
             out.append(f"overspill score mean {vals.mean():.4f}, worst {scores[worst]:.4f} ({worst})")
+        flagged = self.flagged_pages
+        if flagged:
+            shown = ", ".join(flagged[:_MAX_NAMED]) + (f" and {len(flagged) - _MAX_NAMED} more (scores in the journal)"
+                                                        if len(flagged) > _MAX_NAMED else "")
+            out.append(f"overspill flagged on {len(flagged)} of {len(scores)} pages: {shown}")
         for page, reason in self.failed:
             out.append(f"failed {page}: {reason}")
         for a in self.archives:
@@ -358,10 +392,12 @@ class PlannedPage:
         source: where the page comes from.
         rel: relative path in the job (POSIX), the journal key.
         out_rel: relative path (POSIX) of the colorized page: under the output folder (folder
-            output) or inside the archive (cbz output).
-            None when another page of the job already has that name (the page then fails).
+            output) or inside the archive (cbz output). When an earlier page of the job maps to
+            the same name ("a.png" and "a.jpg"), this one gets ``-2`` (``-3`` ...) added to its
+            stem, deterministically in job order.
         group: key of the output archive (cbz output), else None.
-        collides_with: the page whose output name this one would take.
+        collides_with: the input (file, or ``archive:member``) of the earlier page whose output
+            name this one would have taken, else None.
     """
 
     index: int
@@ -374,6 +410,16 @@ class PlannedPage:
 
 def _norm(rel) -> PurePosixPath:
     return PurePosixPath(str(rel).replace("\\", "/"))
+
+
+def _free_name(rel: PurePosixPath, taken: Callable[[PurePosixPath], bool]) -> PurePosixPath:
+    """``rel`` with ``-2``, ``-3`` ... added to its stem: the first name ``taken`` says is free."""
+    k = 2
+    while True:
+        cand = rel.with_name(f"{rel.stem}-{k}{rel.suffix}")
+        if not taken(cand):
+            return cand
+        k += 1
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -501,7 +547,10 @@ class BatchJob:
         self.on_page = on_page
         self._plan: Optional[list[PlannedPage]] = None
         self._groups: dict[PurePosixPath, _Group] = {}
+        #: files found in input folders and left out because they are this job's outputs
         self.dropped_inside_output = 0
+        #: one line per page given a distinct output name (both real inputs named)
+        self.renamed: list[str] = []
 
     # ---- planning -------------------------------------------------------------------------
 
@@ -518,43 +567,65 @@ class BatchJob:
             raise BatchError("no input given (files, folders or .cbz/.zip archives)")
         if self.outdir.exists() and not self.outdir.is_dir():
             raise BatchError(f"{self.outdir}: output exists and is not a folder")
+        tops = self._top_names()
+        skip = self._own_outputs(tops)
         sources = []
-        for inp in self.inputs:
+        empty = []
+        for inp, top in zip(self.inputs, tops):
             try:
-                found = collect_sources([inp], archive_limits=self.settings.archive_limits or None)
+                found = collect_sources([inp], archive_limits=self.settings.archive_limits or None,
+                                        exclude=skip if inp.is_dir() else None)
             except (FileNotFoundError, ArchiveError) as e:
                 raise BatchError(str(e)) from None
             except OSError as e:
                 raise BatchError(f"{inp}: cannot read ({e.strerror or e})") from None
-            if inp.is_dir() and not _inside(inp, self.outdir):
-                # a folder that contains the output folder must not read back its own outputs
-                n = len(found)
-                found = [s for s in found if not _inside(s.path, self.outdir)]
-                self.dropped_inside_output += n - len(found)
+            if top is not None and found and _norm(found[0].rel).parts[0] != top:  # a renamed input
+                for src in found:
+                    src.rel = PurePosixPath(top, *_norm(src.rel).parts[1:])
+            if not found:
+                what = ("an archive without image entries" if not inp.is_dir() else
+                        "a folder without page images" + (" besides this job's outputs" if self.dropped_inside_output
+                                                          else ""))
+                empty.append(f"{inp} ({what})")
             sources.extend(found)
         if not sources:
-            raise BatchError("no pages found in the inputs")
+            raise BatchError(f"no pages found in {'; '.join(empty)}" if empty else "no pages found in the inputs")
+        for line in empty:
+            log.warning("no pages in %s; skipped", line)
         cbz = self.settings.output_format == "cbz"
-        plan, seen = [], {}
+        plan: list[PlannedPage] = []
+        rels: dict[str, PageSource] = {}
+        outs: dict[tuple, PageSource] = {}
         for i, s in enumerate(sources):
             rel = _norm(s.rel)
+            if rel.as_posix().lower() in rels:  # e.g. ch1.cbz:p1.jpg and the folder ch1/p1.jpg in one input
+                rel = _free_name(rel, lambda r: r.as_posix().lower() in rels)
+                s.rel = rel
             group = None
             if cbz:
                 group, member_rel = self._group_of(s, rel)
                 out_rel = member_rel.with_suffix(self.settings.suffix)
-                key = (group, out_rel.as_posix().lower())
             else:
                 out_rel = rel.with_suffix(self.settings.suffix)
-                key = (None, out_rel.as_posix().lower())
             page = PlannedPage(index=i, source=s, rel=rel.as_posix(), out_rel=out_rel, group=group)
-            if key in seen:  # "a.png" and "a.jpg" would both become "a.png"
-                page.out_rel = None
-                page.collides_with = seen[key]
-            else:
-                seen[key] = page.rel
+            other = outs.get((group, out_rel.as_posix().lower()))
+            if other is not None:  # "a.png" and "a.jpg" would both become "a.png"
+                page.out_rel = _free_name(out_rel, lambda r: (group, r.as_posix().lower()) in outs)
+                page.collides_with = other.name
+                where = f" in {self._groups[group].archive_rel.as_posix()}" if cbz else ""
+                self.renamed.append(f"{other.name} and {s.name} both map to {out_rel.as_posix()}{where}; "
+                                    f"{s.name} is written as {page.out_rel.as_posix()}")
+            rels[page.rel.lower()] = s
+            outs[(group, page.out_rel.as_posix().lower())] = s
             plan.append(page)
             if cbz:
                 self._groups[group].pages.append(page)
+        if cbz:
+            inputs = {p.resolve() for p in self.inputs if p.is_file()} | {s.path.resolve() for s in sources}
+            for g in self._groups.values():
+                target = (self.outdir / Path(*g.archive_rel.parts)).resolve()
+                if target in inputs:
+                    raise BatchError(f"{target} would overwrite an input archive; choose another output folder")
         self._plan = plan
         return plan
 
@@ -576,6 +647,73 @@ class BatchJob:
                                        comicinfo_from=ci_from, comicinfo_is_archive=ci_arch)
         return key, member
 
+    def _top_names(self) -> list[Optional[str]]:
+        """Top output folder of each folder/archive input (None for page files), made distinct.
+
+        ``x/ch1`` and ``y/ch1`` (or ``ch1.cbz`` and ``ch1/``) would both be mirrored into
+        ``OUTDIR/ch1``; the later one becomes ``ch1-2`` (then ``-3`` ...), case-insensitively.
+        """
+        names = [input_top_name(p) for p in self.inputs]
+        taken = {n.lower() for n in names if n is not None}
+        used: dict = {}
+        out: list[Optional[str]] = []
+        for inp, n in zip(self.inputs, names):
+            if n is not None and n.lower() in used:
+                first = used[n.lower()]
+                k = 2
+                while f"{n}-{k}".lower() in taken:
+                    k += 1
+                new = f"{n}-{k}"
+                taken.add(new.lower())
+                self.renamed.append(f"{inp} and {first} would both be written to {n}/; {inp} goes to {new}/")
+                n = new
+            if n is not None:
+                used.setdefault(n.lower(), inp)
+            out.append(n)
+        return out
+
+    def _own_outputs(self, tops: list[Optional[str]]) -> Callable[[Path], bool]:
+        """A test for files found in input folders: True for what this job writes (never an input).
+
+        Left out: everything inside the output folder when it lies inside an input folder; where
+        the output folder is an input folder (or holds one), the places this job's outputs go
+        (``OUTDIR/<top>/``, ``OUTDIR/<top>.cbz`` and ``OUTDIR/<top>_layers/`` of every folder or
+        archive input, in both output formats), every output an earlier run recorded in the
+        journal, and the journal, lock, staging and temporary files. Each file left out is
+        counted in :attr:`dropped_inside_output`.
+        """
+        out = self.outdir.resolve()
+        under_input = any(p.is_dir() and _inside(self.outdir, p) and p.resolve() != out for p in self.inputs)
+        roots: set = {out / WORK_DIR_NAME}
+        files: set = {out / JOURNAL_NAME, out / _LOCK_NAME}
+        input_dirs = {p.resolve() for p in self.inputs if p.is_dir()}
+        for top in tops:
+            if top is not None:
+                for r in (out / top, out / f"{top}.cbz", out / f"{top}_layers"):
+                    if r not in input_dirs:  # a mirror that is the input itself holds its pages
+                        roots.add(r)
+        journal = _Journal(self.outdir / JOURNAL_NAME)
+        journal.load()
+        for rec in journal.pages.values():
+            for o in rec.get("outputs") or []:
+                if isinstance(o, str):
+                    files.add((out / o).resolve())
+        for rec in journal.packs.values():
+            if isinstance(rec.get("archive"), str):
+                files.add((out / rec["archive"]).resolve())
+
+        def skip(path: Path) -> bool:
+            path = Path(path).resolve()
+            if not _inside(path, out):
+                return False
+            hit = (under_input or path in files or _PART_RE.match(path.name) is not None
+                   or any(path == r or _inside(path, r) for r in roots))
+            if hit:
+                self.dropped_inside_output += 1
+            return hit
+
+        return skip
+
     # ---- helpers --------------------------------------------------------------------------
 
     def _fingerprint(self) -> dict:
@@ -591,6 +729,7 @@ class BatchJob:
             "colored_threshold": float(st.colored_threshold) if st.skip_colored else None,
             "fix_overspill": bool(st.fix_overspill),
             "fix_strength": float(st.fix_strength) if st.fix_overspill else None,
+            "neutral_ink": bool(st.neutral_ink),
             "layers": st.layers,
         }
         return fp
@@ -768,7 +907,7 @@ class BatchJob:
                 if pool is not None:
                     pool.shutdown(wait=True)
             if st.output_format == "folder" and not summary.cancelled:
-                self._copy_comicinfo(plan)
+                self._copy_comicinfo(plan, journal)
             summary.seconds = time.perf_counter() - t0
             journal.append({"type": "summary", "time": _now(), **summary.to_dict()})
         finally:
@@ -785,10 +924,7 @@ class BatchJob:
     def _read(self, page: PlannedPage, reader: ArchiveReader) -> bytes:
         s = page.source
         if s.member is None:
-            try:
-                return s.path.read_bytes()
-            except OSError as e:
-                raise PageReadError(s.name, f"cannot read file ({e.strerror or e})") from None
+            return read_page_file(s.path, s.name, self.settings.archive_limits.get("max_entry_bytes"))
         try:
             return reader.read(s.path, s.member)
         except ArchiveError as e:
@@ -815,9 +951,6 @@ class BatchJob:
         """
         st = self.settings
         t0 = time.perf_counter()
-        if page.out_rel is None:
-            return self._event(page, "failed", reason=f"output name collides with {page.collides_with}'s; "
-                                                       "rename one of the inputs")
         try:
             data = self._read(page, reader)
         except PageReadError as e:
@@ -885,10 +1018,12 @@ class BatchJob:
 
     def _write(self, page: PlannedPage, ev: PageEvent, decoded, lightness: np.ndarray, ab: np.ndarray, ov,
                targets: list) -> None:
-        """Stage 2 (a worker thread): overspill check/fix, L*a*b* -> sRGB, encode, layered file, write."""
-        from .pipeline import combine_lab
+        """Stage 2 (a worker thread): neutral ink, overspill check/fix, L*a*b* -> sRGB, encode, layered file, write."""
+        from .pipeline import combine_lab, neutral_ink_ab
 
         st = self.settings
+        if st.neutral_ink:
+            ab = neutral_ink_ab(lightness, ab, decoded.gray)
         report = None
         if ov is not None and (st.overspill_scores or st.fix_overspill or st.layers):
             gray = decoded.gray
@@ -896,7 +1031,8 @@ class BatchJob:
                 report = ov.analyze(lightness, ab, gray=gray)
                 if st.fix_overspill:
                     before = float(report.page_score)
-                    ab = ov.fix_overspill(lightness, ab, strength=float(st.fix_strength), report=report, gray=gray)
+                    ab = ov.fix_overspill(lightness, ab, strength=float(st.fix_strength), report=report, gray=gray,
+                                          neutral_ink=st.neutral_ink)
                     report = ov.analyze(lightness, ab, gray=gray)
                     ev.overspill = _scores(report, page_score_before_fix=before)
                 else:
@@ -928,21 +1064,23 @@ class BatchJob:
             member = PurePosixPath(staged).relative_to(PurePosixPath(WORK_DIR_NAME) / group.key).as_posix()
             members[member] = rec["input_sha256"]
             entries.append((member, self.outdir / staged))
-        old = journal.packs.get(group.key.as_posix())
-        if not touched and old and old.get("members") == members and target.is_file():
-            shutil.rmtree(self._stage_dir(group.key), ignore_errors=True)
-            return
         if not entries:
             return
-        ci = None
+        src = None
         try:
             if group.comicinfo_from is not None:
-                ci = read_comicinfo(group.comicinfo_from) if group.comicinfo_is_archive \
+                src = read_comicinfo(group.comicinfo_from) if group.comicinfo_is_archive \
                     else group.comicinfo_from.read_bytes()
         except (ArchiveError, OSError) as e:
             log.warning("%s: ComicInfo.xml not kept (%s)", group.comicinfo_from, e)
-        if ci is None:
-            ci = minimal_comicinfo(group.key.name, len(entries))
+        ci = self._comicinfo(src, group.key.name, len(entries), len(entries) == len(group.pages),
+                             group.comicinfo_from)
+        ci_hash = hashlib.sha256(ci).hexdigest()
+        old = journal.packs.get(group.key.as_posix())
+        if (not touched and old and old.get("members") == members and old.get("comicinfo_sha256") == ci_hash
+                and target.is_file()):
+            shutil.rmtree(self._stage_dir(group.key), ignore_errors=True)
+            return
         old_reader = ArchiveReader()
         old_tmp = None
         try:
@@ -962,7 +1100,7 @@ class BatchJob:
         finally:
             old_reader.close()
         journal.append({"type": "pack", "group": group.key.as_posix(), "archive": group.archive_rel.as_posix(),
-                        "members": members, "time": _now()})
+                        "members": members, "comicinfo_sha256": ci_hash, "time": _now()})
         summary.archives.append(group.archive_rel.as_posix())
         shutil.rmtree(self._stage_dir(group.key), ignore_errors=True)
         work = self.outdir / WORK_DIR_NAME
@@ -973,8 +1111,15 @@ class BatchJob:
         except OSError:
             pass
 
-    def _copy_comicinfo(self, plan: list[PlannedPage]) -> None:
-        """Folder output: keep each input archive's ComicInfo.xml in its mirrored folder."""
+    def _comicinfo(self, source: Optional[bytes], title: str, pages: int, all_pages: bool, name) -> bytes:
+        """ComicInfo.xml of a colorized chapter (:func:`mangacolor.core.comicinfo.colorized_comicinfo`)."""
+        model = getattr(self.colorizer, "model_label", None)
+        return colorized_comicinfo(source, title, pages, colorist=self.settings.colorist,
+                                   model=model if isinstance(model, str) else None, all_pages=all_pages,
+                                   name=str(name or title))
+
+    def _copy_comicinfo(self, plan: list[PlannedPage], journal: "_Journal") -> None:
+        """Folder output: each input archive's ComicInfo.xml, for the colorized pages, in its mirrored folder."""
         done = set()
         for page in plan:
             s = page.source
@@ -983,9 +1128,12 @@ class BatchJob:
             done.add(s.path)
             rel = _norm(s.rel)
             key = PurePosixPath(*rel.parts[: len(rel.parts) - len(_norm(s.member).parts)])
+            mine = [p for p in plan if p.source.path == s.path and p.source.member is not None]
+            written = sum(1 for p in mine if (journal.pages.get(p.rel) or {}).get("status") in ("done", "skipped"))
             try:
-                ci = read_comicinfo(s.path)
-                if ci is not None:
+                src = read_comicinfo(s.path)
+                if src is not None and written:
+                    ci = self._comicinfo(src, key.name, written, written == len(mine), s.path)
                     target = self.outdir / Path(*key.parts) / COMICINFO_NAME
                     if not target.is_file() or target.read_bytes() != ci:
                         atomic_write_bytes(target, ci)

@@ -1,4 +1,4 @@
-"""The ``mangacolor`` command line (DESIGN.md 7): ``colorize``, ``check``, ``train``.
+"""The ``mangacolor`` command line (DESIGN.md 7): ``colorize``, ``check``, ``train`` and ``--self-test``.
 
 Exit codes: 0 success; 1 some pages failed (the rest were done); 2 bad usage or unusable
 input/model (one line on stderr).
@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "With no command, opens the window.")
     parser.add_argument("--version", action="version", version=f"mangacolor {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("--self-test", action="store_true",
+                        help="colorize the bundled sample page with the starter model, check the result "
+                             "and exit (0 when every check passes)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -41,6 +44,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
+    if args.self_test:
+        from .selftest import run_self_test
+
+        return run_self_test()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import re
 import tempfile
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterable, Iterator, Optional, Union
+from typing import BinaryIO, Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
@@ -38,7 +38,13 @@ __all__ = [
     "new_file_mode",
     "natural_key",
     "collect_sources",
+    "input_top_name",
+    "HEADER_BYTES",
+    "check_page_header",
+    "read_page_file",
 ]
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 ARCHIVE_SUFFIXES = (".cbz", ".zip")
@@ -70,6 +76,8 @@ class Page:
         dpi: (x, y) dots per inch from the file, or None.
         icc_profile: the file's embedded ICC profile bytes, or None (the pixels are converted
             to sRGB when a profile is present, so written results are tagged sRGB).
+        frames: frames (or pages) in the file; an animated GIF/WebP/PNG or a multi-page TIFF
+            has more than 1, and only the first is decoded (a warning is logged).
     """
 
     rgb: np.ndarray
@@ -77,6 +85,7 @@ class Page:
     is_gray: bool = False
     dpi: Optional[tuple] = None
     icc_profile: Optional[bytes] = None
+    frames: int = 1
 
     @property
     def size(self) -> tuple[int, int]:
@@ -159,6 +168,11 @@ def decode_page(data: Union[bytes, Path, str], name: str = "") -> Page:
             if img.size[0] * img.size[1] > MAX_PAGE_PIXELS:
                 raise PageReadError(name, f"image is {img.size[0]}x{img.size[1]}, over the "
                                           f"{MAX_PAGE_PIXELS:,}-pixel limit (decompression-bomb guard)")
+            frames = _frame_count(img)
+            if frames > 1:
+                log.warning("%s: %s with %d frames; only the first frame is colorized", name,
+                            "multi-page image" if img.format == "TIFF" else "animated image", frames)
+            img.seek(0)
             img.load()
             icc = img.info.get("icc_profile")
             dpi = img.info.get("dpi")
@@ -187,7 +201,77 @@ def decode_page(data: Union[bytes, Path, str], name: str = "") -> Page:
             dpi = (float(dpi[0]), float(dpi[1]))
         except (TypeError, ValueError, IndexError):
             dpi = None
-    return Page(rgb=rgb, name=name, is_gray=is_gray, dpi=dpi, icc_profile=icc)
+    return Page(rgb=rgb, name=name, is_gray=is_gray, dpi=dpi, icc_profile=icc, frames=frames)
+
+
+def _frame_count(img: Image.Image) -> int:
+    """Frames of an opened image (1 for still images; never raises)."""
+    try:
+        return max(1, int(getattr(img, "n_frames", 1))) if getattr(img, "is_animated", False) else 1
+    except Exception:  # a broken frame table: the first frame is still decoded
+        return 1
+
+
+#: Bytes of a page read before the rest: enough for the header of every supported format
+#: (JPEG files with large EXIF or ICC segments may need more; they are then checked after reading).
+HEADER_BYTES = 256 * 1024
+
+
+def check_page_header(head: bytes, name: str, size: Optional[int] = None) -> Optional[tuple[int, int]]:
+    """Refuse a page from its first bytes, before it is read whole or decoded.
+
+    Args:
+        head: the first bytes of the file (:data:`HEADER_BYTES` are enough for the header).
+        name: the page, for the message.
+        size: the file's full size in bytes, when known (an archive entry's declared size).
+
+    Returns:
+        (width, height) from the header, or None when the format cannot be told from ``head``
+        (the full decode checks it then).
+
+    Raises:
+        PageReadError: the header declares more than :data:`MAX_PAGE_PIXELS` pixels.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(head)) as img:
+                w, h = img.size
+    except Image.DecompressionBombError:  # past twice the limit: Pillow refuses on the header itself
+        w, h = MAX_PAGE_PIXELS + 1, 1
+    except Exception:  # not an image, or a header longer than ``head``: decoding decides
+        return None
+    if w * h > MAX_PAGE_PIXELS:
+        of = f" ({size / 1e6:.0f} MB)" if size else ""
+        raise PageReadError(name, f"image{of} is {w}x{h}, over the {MAX_PAGE_PIXELS:,}-pixel limit "
+                                  f"(decompression-bomb guard); not read")
+    return w, h
+
+
+def read_page_file(path: Union[str, Path], name: Optional[str] = None, max_bytes: Optional[int] = None) -> bytes:
+    """The bytes of a page file, refused from its header before it is read whole.
+
+    Args:
+        path: the file.
+        name: the page, for messages (default: the path).
+        max_bytes: refuse a larger file (None: no limit besides the pixel limit).
+
+    Raises:
+        PageReadError: unreadable, larger than ``max_bytes``, or a header over the pixel limit
+            (:func:`check_page_header`), with a one-line reason.
+    """
+    name = name or str(path)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise PageReadError(name, f"file is {size / 1e6:.0f} MB, over the per-page limit of "
+                                          f"{max_bytes / 1e6:.0f} MB")
+            check_page_header(f.read(HEADER_BYTES), name, size)
+            f.seek(0)
+            return f.read()
+    except OSError as e:
+        raise PageReadError(name, f"cannot read file ({e.strerror or e})") from None
 
 
 def read_page(path: Union[str, Path]) -> Page:
@@ -333,18 +417,27 @@ class PageSource:
         return f"{self.path}:{self.member}" if self.member else str(self.path)
 
     def read_bytes(self) -> bytes:
+        """The page's encoded bytes (the file, or the archive entry).
+
+        The header is checked first (:func:`check_page_header`): a page over the pixel limit is
+        refused before it is read whole; archive entries also go through the archive's size limits.
+
+        Raises:
+            PageReadError: unreadable, oversized or refused, with a one-line reason.
+        """
         if self.member is None:
-            return self.path.read_bytes()
-        with zipfile.ZipFile(self.path) as zf:
-            return zf.read(self.member)
+            return read_page_file(self.path, self.name)
+        from .archive import ArchiveError, ArchiveReader
+
+        try:
+            with ArchiveReader() as reader:
+                return reader.read(self.path, self.member)
+        except ArchiveError as e:
+            raise PageReadError(self.name, str(e).split(": ", 1)[-1]) from None
 
     def load(self) -> Page:
         """Decode the page. Raises :class:`PageReadError` with a one-line reason."""
-        try:
-            data = self.read_bytes()
-        except (OSError, KeyError, zipfile.BadZipFile) as e:
-            raise PageReadError(self.name, f"cannot read ({e})") from None
-        return decode_page(data, name=self.name)
+        return decode_page(self.read_bytes(), name=self.name)
 
 
 def _archive_members(path: Path, limits: Optional[dict] = None) -> list[str]:
@@ -353,7 +446,22 @@ def _archive_members(path: Path, limits: Optional[dict] = None) -> list[str]:
     return list_archive_pages(path, **(limits or {}))
 
 
-def collect_sources(inputs: Iterable[Union[str, Path]], archive_limits: Optional[dict] = None) -> list[PageSource]:
+def input_top_name(path: Union[str, Path]) -> Optional[str]:
+    """The top folder a folder or archive input's pages get in :func:`collect_sources`, else None.
+
+    A folder ``chapter`` gives ``chapter`` (``.`` and ``..`` give the name of the folder they
+    stand for, the file-system root ``pages``); an archive ``ch1.cbz`` gives ``ch1``; a page file None.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return p.name if p.name not in ("", ".", "..") else (p.resolve().name or "pages")
+    if p.suffix.lower() in ARCHIVE_SUFFIXES:
+        return p.stem
+    return None
+
+
+def collect_sources(inputs: Iterable[Union[str, Path]], archive_limits: Optional[dict] = None,
+                    exclude: Optional[Callable[[Path], bool]] = None) -> list[PageSource]:
     """Expand files, folders (recursive, natural order) and .cbz/.zip archives into pages.
 
     A folder ``chapter`` given as input yields pages with ``rel`` relative to ``chapter`` under a
@@ -363,6 +471,10 @@ def collect_sources(inputs: Iterable[Union[str, Path]], archive_limits: Optional
 
     ``archive_limits`` are keyword arguments for :func:`mangacolor.core.archive.list_archive_pages`
     (``max_pages``, ``max_bytes``, ``max_entry_bytes``).
+
+    ``exclude(path)`` (optional) is asked about every file found while searching a folder; a file
+    it returns True for is left out before it is opened (a batch leaves out its own outputs this
+    way). Inputs given explicitly are not asked about.
 
     Raises:
         FileNotFoundError: an input does not exist.
@@ -378,10 +490,12 @@ def collect_sources(inputs: Iterable[Union[str, Path]], archive_limits: Optional
                 f for f in p.rglob("*")
                 if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
                 and f.suffix.lower() in IMAGE_SUFFIXES + ARCHIVE_SUFFIXES
+                and not (exclude is not None and exclude(f))
             ]
             files.sort(key=lambda f: natural_key(f.relative_to(p).as_posix()))
+            top = input_top_name(p)
             for f in files:
-                rel = PurePosixPath(p.name) / f.relative_to(p).as_posix()
+                rel = PurePosixPath(top) / f.relative_to(p).as_posix()
                 if f.suffix.lower() in ARCHIVE_SUFFIXES:
                     for m in _archive_members(f, archive_limits):
                         out.append(PageSource(rel=rel.with_suffix("") / m, path=f, member=m, group=f))

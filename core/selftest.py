@@ -19,7 +19,14 @@ __all__ = ["run_self_test"]
 
 
 def run_self_test(out_dir: Optional[Path] = None, device: str = "auto", render_size: int = 384) -> int:
-    """Run the self-test; prints one line per check. Returns 0 when all pass, 1 otherwise."""
+    """Run the self-test; prints one line per check. Returns 0 when all pass, 1 otherwise.
+
+    Args:
+        out_dir: folder the colorized sample is written to and kept in; None writes it to a
+            temporary ``mangacolor-selftest-*`` folder that is removed before returning.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        render_size: short side in pixels the network runs at.
+    """
     from mangacolor.resources import sample_page_path
 
     from .color import chroma, srgb_to_lab
@@ -49,8 +56,13 @@ def run_self_test(out_dir: Optional[Path] = None, device: str = "auto", render_s
     check("own L* kept", dl < 1.5, f"mean |dL*| {dl:.2f}")
     c = float(chroma(res.ab).mean())
     check("color", c > 1.0, f"mean chroma {c:.1f}")
-    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="mangacolor-selftest-"))
-    out = write_image(out_dir / "sample_page_color.png", res.rgb)
-    check("write", out.exists(), str(out))
+    if out_dir is not None:
+        out = write_image(Path(out_dir) / "sample_page_color.png", res.rgb)
+        check("write", out.exists(), str(out))
+    else:
+        with tempfile.TemporaryDirectory(prefix="mangacolor-selftest-") as tmp:
+            out = write_image(Path(tmp) / "sample_page_color.png", res.rgb)
+            written = out.is_file() and read_page(out).rgb.shape == res.rgb.shape
+        check("write", written, f"{out.name} written, read back and removed")
     print(f"self-test {'passed' if ok else 'FAILED'} in {time.perf_counter() - t0:.1f}s", file=sys.stdout)
     return 0 if ok else 1

@@ -36,8 +36,12 @@ from mangacolor.core.pipeline import Colorizer
 from mangacolor.core.progress import Progress
 
 N_PAGES = 33
+#: An input's own ComicInfo.xml: a black-and-white chapter, elements out of the schema's order
+#: (Notes and Writer after PageCount), as some taggers write them.
 COMICINFO = (b'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Series>Test chapter</Series>'
-             b"<Number>1</Number><PageCount>33</PageCount></ComicInfo>\n")
+             b"<Number>1</Number><PageCount>33</PageCount><Notes>Scanned for the tests</Notes>"
+             b"<BlackAndWhite>Yes</BlackAndWhite><Manga>YesAndRightToLeft</Manga><Writer>A. Writer</Writer>"
+             b"</ComicInfo>\n")
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -49,6 +53,35 @@ def real_pages(shared_data, bw_pages) -> list[bytes]:
     pages = [small_jpeg(p, dpi=(300, 300)) for p in list(bw_pages) + mantra]
     assert len(pages) == N_PAGES
     return pages
+
+
+@pytest.fixture(scope="module")
+def comicinfo_schema(shared_data):
+    """The ComicInfo v2.0 schema that Komga, Kavita and ComicRack read (../shared/specs)."""
+    import xmlschema
+
+    xsd = shared_data.parent / "specs" / "ComicInfo-v2.0.xsd"
+    if not xsd.is_file():
+        pytest.skip(f"ComicInfo schema not found at {xsd}")
+    return xmlschema.XMLSchema(str(xsd))
+
+
+def _check_comicinfo(schema, data: bytes, pages: int, colorist=None) -> ET.Element:
+    """Validate a written ComicInfo.xml against the v2.0 schema; the colorized chapter's facts."""
+    schema.validate(data.decode("utf-8"))  # raises with the offending element
+    info = ET.fromstring(data)
+    assert info.findtext("BlackAndWhite") == "No"
+    assert info.findtext("PageCount") == str(pages)
+    assert "Colorized with mangacolor" in info.findtext("Notes")
+    assert info.findtext("Colorist") == colorist
+    return info
+
+
+def _check_kept(info: ET.Element) -> None:
+    """The input's own metadata (COMICINFO) survived."""
+    assert info.findtext("Series") == "Test chapter" and info.findtext("Number") == "1"
+    assert info.findtext("Writer") == "A. Writer" and info.findtext("Manga") == "YesAndRightToLeft"
+    assert info.findtext("Notes").startswith("Scanned for the tests")
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +138,7 @@ def _no_partials(folder: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_folder_output_mirrors_inputs_in_natural_order(colorizer, chapter_folder, tmp_path):
+def test_folder_output_mirrors_inputs_in_natural_order(colorizer, chapter_folder, comicinfo_schema, tmp_path):
     before = _tree(chapter_folder)
     out = tmp_path / "out"
     events = []
@@ -118,7 +151,7 @@ def test_folder_output_mirrors_inputs_in_natural_order(colorizer, chapter_folder
     assert files == {"chapter/bonus/b1.png", "chapter/bonus/b2.png", "chapter/bonus/ComicInfo.xml",
                      "chapter/part1/p1.png", "chapter/part1/p2.png", "chapter/part1/p10.png", "chapter/part2/p3.png",
                      JOURNAL_NAME}
-    assert (out / "chapter/bonus/ComicInfo.xml").read_bytes() == COMICINFO
+    _check_kept(_check_comicinfo(comicinfo_schema, (out / "chapter/bonus/ComicInfo.xml").read_bytes(), 2))
     src = read_page(chapter_folder / "part1" / "p10.jpg")
     res = read_page(out / "chapter" / "part1" / "p10.png")
     assert res.size == src.size and not res.is_gray
@@ -134,9 +167,10 @@ def test_folder_output_mirrors_inputs_in_natural_order(colorizer, chapter_folder
     assert summary.pages_per_minute > 0 and summary.seconds > 0
 
 
-def test_cbz_in_cbz_out_keeps_order_pages_and_comicinfo(chapter_cbz, tiny_model_path, tmp_path, capsys):
+def test_cbz_in_cbz_out_keeps_order_pages_and_comicinfo(chapter_cbz, tiny_model_path, comicinfo_schema, tmp_path,
+                                                        capsys):
     out = tmp_path / "out"
-    rc = main(["colorize", str(chapter_cbz), "-o", str(out), "--output-format", "cbz",
+    rc = main(["colorize", str(chapter_cbz), "-o", str(out), "--output-format", "cbz", "--colorist", "Ana Colorist",
                "--model", str(tiny_model_path), "--render-size", "128", "--format", "jpg", "--quality", "90"])
     assert rc == 0, capsys.readouterr().err
     err = capsys.readouterr().err
@@ -144,7 +178,8 @@ def test_cbz_in_cbz_out_keeps_order_pages_and_comicinfo(chapter_cbz, tiny_model_
     result = out / "chapter.cbz"
     with zipfile.ZipFile(result) as zf:
         names = [i.filename for i in zf.infolist()]
-        assert zf.read("ComicInfo.xml") == COMICINFO  # kept as it was
+        # the input's metadata kept, marked as colorized, valid against the readers' schema
+        _check_kept(_check_comicinfo(comicinfo_schema, zf.read("ComicInfo.xml"), N_PAGES, colorist="Ana Colorist"))
         pages = [n for n in names if n != "ComicInfo.xml"]
         assert pages == [m[:-4] + ".jpg" for m in _members(N_PAGES)]  # same order, each page once
         with zipfile.ZipFile(chapter_cbz) as src:
@@ -156,7 +191,7 @@ def test_cbz_in_cbz_out_keeps_order_pages_and_comicinfo(chapter_cbz, tiny_model_
     _no_partials(out)
 
 
-def test_folder_to_cbz_writes_minimal_comicinfo(colorizer, chapter_folder, tmp_path):
+def test_folder_to_cbz_writes_minimal_comicinfo(colorizer, chapter_folder, comicinfo_schema, tmp_path):
     out = tmp_path / "out"
     summary = run_batch([chapter_folder], out, colorizer, BatchSettings(render_size=128, output_format="cbz"))
     assert sorted(summary.archives) == ["chapter.cbz", "chapter/bonus.cbz"]
@@ -165,10 +200,11 @@ def test_folder_to_cbz_writes_minimal_comicinfo(colorizer, chapter_folder, tmp_p
     with zipfile.ZipFile(out / "chapter.cbz") as zf:
         assert [n for n in zf.namelist() if n != "ComicInfo.xml"] == [
             "part1/p1.png", "part1/p2.png", "part1/p10.png", "part2/p3.png"]
-        info = ET.fromstring(zf.read("ComicInfo.xml"))
-        assert info.tag == "ComicInfo" and info.findtext("PageCount") == "4" and info.findtext("Title") == "chapter"
+        info = _check_comicinfo(comicinfo_schema, zf.read("ComicInfo.xml"), 4)  # a new one
+        assert info.tag == "ComicInfo" and info.findtext("Title") == "chapter"
     with zipfile.ZipFile(out / "chapter" / "bonus.cbz") as zf:
-        assert zf.read("ComicInfo.xml") == COMICINFO and zf.namelist()[1:] == ["b1.png", "b2.png"]
+        _check_kept(_check_comicinfo(comicinfo_schema, zf.read("ComicInfo.xml"), 2))
+        assert zf.namelist()[1:] == ["b1.png", "b2.png"]
 
 
 _SLOW_RUNNER = """
@@ -444,13 +480,13 @@ def test_fault_isolation_oom_retry_and_failing_pages(colorizer, real_pages, tmp_
     calls = {"n": 0}
     orig = Colorizer._predict
 
-    def flaky(self, lightness, size, device):
+    def flaky(self, lightness, size, device, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         if calls["n"] == 3:
             raise RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR\nmore lines")
-        return orig(self, lightness, size, device)
+        return orig(self, lightness, size, device, *args, **kwargs)
 
     monkeypatch.setattr(Colorizer, "_predict", flaky)
     summary = run_batch([src], tmp_path / "out", colorizer, BatchSettings(render_size=256))

@@ -14,6 +14,7 @@ from mangacolor.core import __version__
 from mangacolor.core.cli import main
 from mangacolor.core.color import chroma, gray_to_lightness, srgb_to_lab
 from mangacolor.core.imageio import read_page
+from mangacolor.core.overspill import ink_mask
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -40,7 +41,9 @@ def test_colorize_real_pages_end_to_end(bw_pages, tiny_model_path, tmp_path, cap
         L_in = gray_to_lightness(page.gray)
         lab = srgb_to_lab(rgb)
         assert np.abs(lab[..., 0] - L_in).mean() < 1.5  # the page's own L*: ink and screentone kept
-        assert chroma(lab[..., 1:]).mean() > 0.5  # and it has color
+        c, ink = chroma(lab[..., 1:]), ink_mask(page.gray)
+        assert c[~ink].mean() > 0.2  # it has color
+        assert c[ink].mean() < 0.5 * c[~ink].mean()  # but the line art stays neutral (default)
 
 
 def test_bad_files_are_reported_and_the_rest_is_done(bw_pages, tiny_model_path, tmp_path, capsys):

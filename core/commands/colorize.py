@@ -36,6 +36,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--fix-overspill", action="store_true",
                    help="flatten color per line-bounded region to remove color crossing ink lines")
     p.add_argument("--fix-strength", type=float, default=1.0, metavar="X", help="strength of that fix, 0-1 (default 1)")
+    p.add_argument("--keep-ink-color", action="store_true",
+                   help="keep the predicted color on line art and lettering (default: ink stays black, "
+                        "a*b* = 0 on the ink with a soft edge, as a line-art layer multiplied over the color)")
     p.add_argument("--format", default="png", choices=["png", "jpg", "webp"], help="image format (default png)")
     p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
     p.add_argument("--skip-colored", action="store_true",
@@ -47,6 +50,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="folder: mirror the inputs; cbz: one .cbz per input archive/folder (default folder)")
     p.add_argument("--layers", default=None, choices=["psd", "ora"],
                    help="also write a layered file per page: color, line art (multiply), overspill mask")
+    p.add_argument("--colorist", default=None, metavar="NAME",
+                   help="name recorded as Colorist in the ComicInfo.xml of the written chapters "
+                        "(default: none added; the colorization is always noted in Notes)")
     p.add_argument("--no-score", action="store_true",
                    help="skip the per-page overspill score (faster; the fix and --layers still analyse pages)")
     p.add_argument("--restart", action="store_true", help="ignore the journal in OUTDIR and redo every page")
@@ -86,7 +92,8 @@ def run(args) -> int:
         image_format=args.format, quality=args.quality, output_format=args.output_format,
         render_size=args.render_size, skip_colored=args.skip_colored,
         colored_threshold=DEFAULT_COLORED_THRESHOLD if args.colored_threshold is None else args.colored_threshold,
-        fix_overspill=args.fix_overspill, fix_strength=args.fix_strength, layers=args.layers,
+        fix_overspill=args.fix_overspill, fix_strength=args.fix_strength, neutral_ink=not args.keep_ink_color,
+        layers=args.layers, colorist=args.colorist,
         overspill_scores=not args.no_score, resume=not args.restart)
     progress = Progress()
     bar = None
@@ -102,6 +109,8 @@ def run(args) -> int:
         plan = job.plan()  # checks inputs and archives before the model is loaded
     except BatchError as e:
         return _fail(e)
+    for line in job.renamed:  # inputs that map to the same output name get distinct names
+        print(f"{_PROG}: {line}", file=sys.stderr)
     try:
         job.colorizer = Colorizer.from_checkpoint(resolve_model(args.model), device=args.device,
                                                   render_size=args.render_size)
@@ -135,10 +144,17 @@ def run(args) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if job.dropped_inside_output:
-        print(f"{_PROG}: ignored {job.dropped_inside_output} files inside the output folder", file=sys.stderr)
+        print(f"{_PROG}: ignored {job.dropped_inside_output} files inside the output folder (outputs of this job "
+              "are never its inputs)", file=sys.stderr)
     print(f"{_PROG}: {job.colorizer.model_label} on {job.colorizer.device_label}", file=sys.stderr)
     for line in summary.lines():
         print(f"{_PROG}: {line}", file=sys.stderr)
+    if summary.flagged_pages:
+        hint = ("color crosses ink lines on those pages: run the same command with --fix-overspill to flatten "
+                "their color per line-bounded region" if not args.fix_overspill else
+                "those pages stay above the threshold after the fix; look at them with "
+                "mangacolor check PAGE --original GRAY --heatmap FILE.png")
+        print(f"{_PROG}: {hint}", file=sys.stderr)
     if summary.cancelled:
         print(f"{_PROG}: stopped; run the same command again to finish ({summary.journal})", file=sys.stderr)
     return summary.exit_code

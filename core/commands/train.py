@@ -43,7 +43,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "images are left out). The input of the network is the L* of each image with a random manga "
                     "look (screentone, line darkening, JPEG noise); the target is its a*b*. Without --init or "
                     "--backbone the bundled starter model is fine-tuned. Presets: "
-                    + "; ".join(f"{k}: {v['description']}" for k, v in PRESETS.items()))
+                    + "; ".join(f"{k}: {v['description'].strip().rstrip('.')}" for k, v in PRESETS.items()) + ".")
     p.add_argument("--data", nargs="+", type=Path, metavar="DIR", help="folders of color images")
     p.add_argument("--val", type=Path, metavar="DIR", help="folder of validation images (default: split --data "
                    "by source group)")

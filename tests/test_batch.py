@@ -536,3 +536,118 @@ def test_bad_settings_and_lock(colorizer, chapter_folder, tmp_path):
 
     run_batch([chapter_folder], out, colorizer, BatchSettings(render_size=128), on_page=on_page)
     assert inner_error and "another mangacolor job" in inner_error[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 15: neutral ink, outputs never inputs, distinct names
+
+
+class _SmoothRandom:
+    """A stand-in colorizer whose a*b* is a smooth random field that ignores the lines (flagged by the check)."""
+
+    card = {"weights_sha256": "smooth-random"}
+    render_size = 128
+    model_label = "smooth-random"
+
+    def predict_ab(self, lightness, render_size=None):
+        import cv2
+
+        rng = np.random.default_rng(int(lightness.sum()) % 1000)
+        h, w = lightness.shape
+        small = rng.normal(0, 30, (max(2, h // 16), max(2, w // 16), 2)).astype(np.float32)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), min(128, h, w), "cpu"
+
+
+def test_batch_keeps_ink_neutral_by_default_and_names_flagged_pages(real_pages, tmp_path):
+    from mangacolor.core.color import chroma, srgb_to_lab
+    from mangacolor.core.overspill import ink_mask
+
+    src = tmp_path / "pages"
+    src.mkdir()
+    for i in range(2):
+        (src / f"p{i}.jpg").write_bytes(real_pages[i])
+    runs = {}
+    for neutral in (True, False):
+        out = tmp_path / f"out_{neutral}"
+        runs[neutral] = run_batch([src], out, _SmoothRandom(), BatchSettings(neutral_ink=neutral, workers=0))
+        journal = json.loads((out / JOURNAL_NAME).read_text().splitlines()[0])
+        assert journal["fingerprint"]["neutral_ink"] is neutral  # a changed setting starts a new job
+    page = read_page(src / "p0.jpg")
+    ink = ink_mask(page.gray)
+    c = {n: chroma(srgb_to_lab(read_page(tmp_path / f"out_{n}" / "pages" / "p0.png").rgb)[..., 1:]) for n in runs}
+    assert c[False][ink].mean() > 10 and c[True][ink].mean() < 0.25 * c[False][ink].mean()
+    assert abs(c[True][~ink].mean() - c[False][~ink].mean()) < 0.25 * c[False][~ink].mean()  # the rest keeps its color
+    summary = runs[True]
+    assert summary.flagged_pages == ["pages/p0.jpg", "pages/p1.jpg"]  # the random field crosses every line
+    assert "overspill flagged on 2 of 2 pages: pages/p0.jpg, pages/p1.jpg" in summary.lines()
+    assert summary.to_dict()["overspill_flagged"] == summary.flagged_pages
+
+
+def test_output_folder_that_is_the_input_folder_never_reads_its_outputs(colorizer, real_pages, tmp_path):
+    same = tmp_path / "same"
+    same.mkdir()
+    for i in range(2):
+        (same / f"p{i}.jpg").write_bytes(real_pages[i])
+    originals = _tree(same)
+    for fmt in ("folder", "folder", "cbz", "cbz", "folder"):  # twice each, and switching formats
+        job = BatchJob([same], same, colorizer, BatchSettings(render_size=128, output_format=fmt, workers=0))
+        assert [p.rel for p in job.plan()] == ["same/p0.jpg", "same/p1.jpg"], fmt
+        summary = job.run()
+        assert summary.failed == [] and summary.total == 2
+    assert job.dropped_inside_output >= 3  # same/p0.png, same/p1.png and same.cbz were found and left out
+    files = {k for k in _tree(same) if not k.startswith(".")}
+    assert files == set(originals) | {"same/p0.png", "same/p1.png", "same.cbz", JOURNAL_NAME}  # nothing nested
+    assert {k: v for k, v in _tree(same).items() if k in originals} == originals  # inputs untouched
+    # a leftover temporary file of a killed run and the journal are not inputs either
+    (same / ".p2.png.abcd1234.part").write_bytes(real_pages[2])
+    (same / "same" / ".p9.png.zzzz9999.part").write_bytes(real_pages[2])
+    job = BatchJob([same], same, colorizer, BatchSettings(render_size=128, workers=0))
+    assert [p.rel for p in job.plan()] == ["same/p0.jpg", "same/p1.jpg"]
+    assert job.run().resumed == 2
+
+
+def test_inputs_that_map_to_one_output_name_get_distinct_names(colorizer, real_pages, tmp_path, capsys):
+    (tmp_path / "x" / "ch1").mkdir(parents=True)
+    (tmp_path / "y" / "ch1").mkdir(parents=True)
+    (tmp_path / "x" / "ch1" / "p1.jpg").write_bytes(real_pages[0])
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(real_pages[1])).save(buf, format="PNG")
+    (tmp_path / "x" / "ch1" / "p1.png").write_bytes(buf.getvalue())  # p1.jpg and p1.png -> p1.png
+    (tmp_path / "y" / "ch1" / "p1.jpg").write_bytes(real_pages[2])  # another chapter folder called ch1
+    with zipfile.ZipFile(tmp_path / "ch1.cbz", "w") as zf:  # and an archive called ch1
+        zf.writestr("p1.jpg", real_pages[3])
+    inputs = [tmp_path / "x" / "ch1", tmp_path / "y" / "ch1", tmp_path / "ch1.cbz"]
+    for fmt, expect in (("folder", {"ch1/p1.png", "ch1/p1-2.png", "ch1-2/p1.png", "ch1-3/p1.png"}),
+                        ("cbz", {"ch1.cbz", "ch1-2.cbz", "ch1-3.cbz"})):
+        out = tmp_path / f"out_{fmt}"
+        job = BatchJob(inputs, out, colorizer, BatchSettings(render_size=128, output_format=fmt, workers=0))
+        summary = job.run()
+        assert summary.failed == [] and summary.done == 4, summary.failed
+        assert {k for k in _tree(out) if not k.startswith(".") and k != JOURNAL_NAME} == expect
+        # every message names both real inputs
+        x, y = tmp_path / "x" / "ch1", tmp_path / "y" / "ch1"
+        assert any(str(y) in m and str(x) in m and "ch1-2" in m for m in job.renamed)
+        assert any(str(tmp_path / "ch1.cbz") in m and str(x) in m and "ch1-3" in m for m in job.renamed)
+        assert any(str(x / "p1.jpg") in m and str(x / "p1.png") in m and "p1-2.png" in m for m in job.renamed)
+        # deterministic: the same command again finds every page done under the same names
+        again = BatchJob(inputs, out, colorizer, BatchSettings(render_size=128, output_format=fmt, workers=0)).run()
+        assert again.resumed == 4 and again.done == 0
+    with zipfile.ZipFile(tmp_path / "out_cbz" / "ch1.cbz") as zf:
+        assert sorted(n for n in zf.namelist() if n != "ComicInfo.xml") == ["p1-2.png", "p1.png"]
+    # the command line says so, naming both inputs
+    rc = main(["colorize", *map(str, inputs), "-o", str(tmp_path / "cli"), "--model", str(colorizer.model_path),
+               "--render-size", "128"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert f"{tmp_path / 'x' / 'ch1' / 'p1.jpg'} and {tmp_path / 'x' / 'ch1' / 'p1.png'} both map to ch1/p1.png" in err
+
+
+def test_cbz_output_never_replaces_its_input_archive(colorizer, chapter_cbz, tmp_path):
+    import shutil
+
+    here = tmp_path / "chapter.cbz"
+    shutil.copy(chapter_cbz, here)
+    before = here.read_bytes()
+    with pytest.raises(BatchError, match="would overwrite an input archive"):
+        BatchJob([here], tmp_path, colorizer, BatchSettings(output_format="cbz")).plan()
+    assert here.read_bytes() == before

@@ -131,3 +131,116 @@ def test_sample_page_with_overspill_fix_and_jpg(tiny_model_path, tmp_path, capsy
     assert rc == 0
     recs = [json.loads(line) for line in (tmp_path / "plain" / "mangacolor-job.jsonl").read_text().splitlines()]
     assert next(r for r in recs if r["type"] == "page")["overspill"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 15
+
+
+def _smooth_random_ab(self, lightness, render_size=None, *args, **kwargs):
+    """Colorizer.predict_ab stand-in: a smooth random a*b* field that ignores the lines."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    h, w = lightness.shape
+    small = rng.normal(0, 30, (max(2, h // 16), max(2, w // 16), 2)).astype(np.float32)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), min(128, h, w), "cpu"
+
+
+def test_summary_names_flagged_pages_and_suggests_the_fix_and_ink_color_can_be_kept(
+        bw_pages, tiny_model_path, tmp_path, capsys, monkeypatch):
+    from mangacolor.core.pipeline import Colorizer
+
+    from conftest import write_small
+
+    src = tmp_path / "chapter"
+    for i in range(2):
+        write_small(bw_pages[i], src / f"p{i + 1}.png", short=400)
+    monkeypatch.setattr(Colorizer, "predict_ab", _smooth_random_ab)
+    common = ["--model", str(tiny_model_path), "--device", "cpu"]
+    rc = main(["colorize", str(src), "-o", str(tmp_path / "out"), *common])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "overspill flagged on 2 of 2 pages: chapter/p1.png, chapter/p2.png" in err
+    assert "--fix-overspill" in err
+    rc = main(["colorize", str(src), "-o", str(tmp_path / "fixed"), "--fix-overspill", *common])
+    err = capsys.readouterr().err
+    assert rc == 0 and "run the same command with --fix-overspill" not in err
+    # --keep-ink-color: the predicted color stays on the lines
+    rc = main(["colorize", str(src), "-o", str(tmp_path / "kept"), "--keep-ink-color", "--no-score", *common])
+    assert rc == 0
+    page = read_page(src / "p1.png")
+    ink = ink_mask(page.gray)
+    c = {name: chroma(srgb_to_lab(read_page(tmp_path / name / "chapter" / "p1.png").rgb)[..., 1:])[ink].mean()
+         for name in ("out", "kept")}
+    assert c["kept"] > 10 and c["out"] < 0.25 * c["kept"]
+
+
+def test_self_test_is_in_the_help_and_leaves_no_temporary_folder(tmp_path, monkeypatch, capsys):
+    import tempfile
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "--self-test" in capsys.readouterr().out
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    from mangacolor.core import selftest
+
+    rc = selftest.run_self_test(device="cpu", render_size=128)
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "[ok] write" in out and "self-test passed" in out
+    assert not list(tmp_path.glob("mangacolor-selftest-*"))  # cleaned up
+    kept = tmp_path / "kept"
+    assert selftest.run_self_test(out_dir=kept, device="cpu", render_size=128) == 0
+    assert (kept / "sample_page_color.png").is_file()  # a folder the caller gives is kept
+
+
+def test_empty_archive_and_folder_are_named(tmp_path, capsys):
+    import zipfile
+
+    empty = tmp_path / "empty.cbz"
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("readme.txt", "no pages here")
+    (tmp_path / "nothing").mkdir()
+    rc = main(["colorize", str(empty), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "empty.cbz" in err and "without image entries" in err
+    rc = main(["colorize", str(empty), str(tmp_path / "nothing"), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "empty.cbz" in err and "nothing" in err
+
+
+def test_readme_command_line_lists_every_command_and_option(capsys):
+    import argparse
+    import re
+
+    from conftest import REPO
+    from mangacolor.core.cli import build_parser
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Command line", 1)[1].split("```", 2)[1]
+    synopsis: dict[str, str] = {}  # command -> its synopsis lines
+    key = ""
+    for line in block.splitlines():
+        if line.startswith("mangacolor"):
+            words = line.split()
+            key = words[1] if len(words) > 1 and not words[1].startswith("-") else ""
+        synopsis[key] = synopsis.get(key, "") + " " + line
+
+    def has(where: str, action) -> bool:
+        return any(re.search(re.escape(o) + r"(?![\w-])", synopsis.get(where, "")) for o in action.option_strings)
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [a.option_strings[-1] for a in parser._actions
+               if a.option_strings and "--help" not in a.option_strings and not has("", a)]
+    for name, sp in sub.choices.items():
+        if name not in synopsis:
+            missing.append(name)
+        missing += [f"{name} {a.option_strings[-1]}" for a in sp._actions
+                    if a.option_strings and "--help" not in a.option_strings and not has(name, a)]
+    assert not missing, f"README 'Command line' lacks: {', '.join(missing)}"
+    # the presets' help reads as sentences: no stray ".;"
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert ".;" not in capsys.readouterr().out.replace("\n", " ")

@@ -1,6 +1,7 @@
 """Reading pages of every supported kind, atomic writes, natural order."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,3 +84,82 @@ def test_collect_sources_recursive_natural_order(tmp_path, crop):
     assert sorted(["page10", "page2", "page1"], key=natural_key) == ["page1", "page2", "page10"]
     with pytest.raises(FileNotFoundError):
         collect_sources([tmp_path / "nope"])
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 15: animated files, oversized pages refused from their header
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG", "TIFF"])
+def test_multi_frame_files_use_the_first_frame_and_say_so_once(crop, fmt, caplog):
+    frames = [crop.convert("RGB"), Image.eval(crop, lambda v: 255 - v).convert("RGB"), crop.rotate(180).convert("RGB")]
+    data = _encode(frames[0], fmt, save_all=True, append_images=frames[1:], **({"lossless": True} if fmt == "WEBP" else {}))
+    with caplog.at_level("WARNING", logger="mangacolor.core.imageio"):
+        page = decode_page(data, name=f"anim.{fmt.lower()}")
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and f"anim.{fmt.lower()}" in lines[0] and "3 frames" in lines[0], lines
+    assert "first frame" in lines[0]
+    assert page.frames == 3 and page.size == crop.size
+    first = np.asarray(frames[0].convert("L"), np.int16)
+    assert np.abs(page.rgb[..., 0].astype(np.int16) - first).mean() < 3  # the first frame, not another
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mangacolor.core.imageio"):
+        still = decode_page(_encode(crop, fmt), name=f"still.{fmt.lower()}")
+    assert still.frames == 1 and not caplog.records
+
+
+def _png_bomb(width: int, height: int, data_bytes: int) -> bytes:
+    """A PNG declaring a gray image of width x height, its IDAT chunk ``data_bytes`` long (zeros)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", bytes(data_bytes)) + chunk(b"IEND", b"")
+
+
+def test_an_oversized_page_is_refused_from_its_header_before_it_is_read(tmp_path):
+    import tracemalloc
+    import zipfile
+
+    from mangacolor.core.archive import ArchiveError, ArchiveReader
+    from mangacolor.core.imageio import MAX_PAGE_PIXELS, PageSource, read_page_file
+
+    # 20000 x 20000 px declared, followed by 64 MB (deflated to ~64 kB): an archive bomb
+    big = _png_bomb(20000, 20000, 64 * 1024 * 1024)
+    assert 20000 * 20000 > MAX_PAGE_PIXELS
+    arc = tmp_path / "bomb.cbz"
+    with zipfile.ZipFile(arc, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("p1.png", big)
+    del big
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArchiveError) as e, ArchiveReader() as reader:
+            reader.read(arc, "p1.png")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    msg = str(e.value)
+    assert len(msg.splitlines()) == 1 and "bomb.cbz:p1.png" in msg and "20000x20000" in msg and "67 MB" in msg
+    assert peak < 8 * 1024 * 1024, peak  # refused after the header, not after reading 64 MB
+    with pytest.raises(PageReadError, match="20000x20000"):
+        PageSource(rel=Path("bomb/p1.png"), path=arc, member="p1.png").load()
+    # the same for a plain file
+    f = tmp_path / "bomb.png"
+    f.write_bytes(_png_bomb(20000, 20000, 16 * 1024 * 1024))
+    tracemalloc.start()
+    try:
+        with pytest.raises(PageReadError, match="over the .*-pixel limit") as e:
+            read_page_file(f)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "bomb.png" in str(e.value) and peak < 4 * 1024 * 1024
+    # a page within the limits reads whole, through the same path
+    ok = tmp_path / "ok.zip"
+    with zipfile.ZipFile(ok, "w") as zf:
+        zf.writestr("a.png", _encode(Image.new("L", (64, 48), 200), "PNG"))
+    with ArchiveReader() as reader:
+        assert decode_page(reader.read(ok, "a.png")).size == (64, 48)

@@ -86,3 +86,62 @@ def test_paper_white_stays_white_and_the_card_can_turn_the_fade_off(colorizer, t
     assert card_off.paper_white is None and np.array_equal(card_off.predict_ab(L)[0], raw)
     with pytest.raises(ValueError):
         fade_paper_white(raw, L, (99.0, 95.0))
+
+
+def _smaller(page: Page, short: int = 700) -> Page:
+    import cv2
+
+    h, w = page.rgb.shape[:2]
+    s = short / min(h, w)
+    rgb = cv2.resize(page.rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    return Page(rgb=rgb, name=page.name, is_gray=True)
+
+
+def test_ink_stays_neutral_by_default_with_a_soft_edge_and_can_keep_its_color(colorizer, tiny_model_path, bw_pages):
+    from mangacolor.core.color import chroma
+    from mangacolor.core.overspill import ink_alpha, ink_mask
+
+    page = _smaller(read_page(bw_pages[1]))
+    keep = Colorizer(colorizer.model, colorizer.card, device="cpu", neutral_ink=False)
+    assert colorizer.neutral_ink and not keep.neutral_ink
+    res, raw = colorizer.colorize_page(page), keep.colorize_page(page)
+    ink, L = ink_mask(page.gray), page_lightness(page)
+    lab, lab_raw = srgb_to_lab(res.rgb), srgb_to_lab(raw.rgb)
+    c, c_raw = chroma(lab[..., 1:]), chroma(lab_raw[..., 1:])
+    assert ink.mean() > 0.03 and c_raw[ink].mean() > 0.5  # the prediction does color the ink
+    assert c[ink].mean() < 0.25 * c_raw[ink].mean()  # the default output does not
+    alpha = ink_alpha(page.gray, ink=ink)
+    line = ink & (alpha == 1.0)
+    assert line.mean() > 0.02 and np.abs(res.ab[line]).max() == 0.0  # the lines themselves: a*b* exactly 0
+    # the page's own L* everywhere, ink included
+    assert np.abs(lab[..., 0] - L)[ink].mean() < 1.0 and np.abs(lab[..., 0] - L).mean() < 1.5
+    # soft (anti-aliased) edge: next to the lines the chroma is only partly removed
+    edge = ~ink & (alpha > 0.05) & (alpha < 0.95)
+    assert edge.sum() > 1000
+    ratio = np.hypot(*res.ab[edge].T) / np.maximum(np.hypot(*raw.ab[edge].T), 1e-6)
+    moving = np.hypot(*raw.ab[edge].T) > 0.05
+    np.testing.assert_allclose(ratio[moving], 1.0 - alpha[edge][moving], atol=1e-3)
+    # away from the ink nothing changes
+    far = alpha == 0.0
+    assert np.array_equal(res.ab[far], raw.ab[far])
+
+
+def test_a_flat_gray_fill_keeps_its_color_where_sauvola_marks_its_rim(bw_pages):
+    from mangacolor.core.overspill import ink_alpha, ink_mask, neutralize_ink
+
+    real = _smaller(read_page(bw_pages[1])).gray
+    g = np.concatenate([real, np.full((real.shape[0], 400), 255, np.uint8)], axis=1)  # the page + blank paper
+    x0 = real.shape[1]
+    g[100:220, x0 + 100:x0 + 260] = 127  # a flat mid-gray fill on the blank paper ...
+    g[96:100, x0 + 96:x0 + 264] = 10  # ... with a black outline on top
+    ink = ink_mask(g)
+    box = np.zeros(g.shape, bool)
+    box[100:220, x0 + 100:x0 + 260] = True
+    rim = ink & box
+    assert rim.sum() > 500  # Sauvola's threshold marks the fill's rim as ink
+    ab = np.full(g.shape + (2,), [20.0, 30.0], np.float32)
+    out = neutralize_ink(page_lightness(Page(rgb=np.repeat(g[..., None], 3, 2), is_gray=True)), ab, gray=g)
+    assert np.abs(out[96:100, x0 + 100:x0 + 260]).max() == 0.0  # the line is neutral
+    kept = np.abs(out[rim] - ab[rim]).max(axis=1) < 1e-3
+    assert kept.mean() > 0.97  # the fill keeps its color, rim included (a few corner pixels excepted)
+    assert (ink_alpha(g, ink=ink)[:, x0:][g[:, x0:] == 255] == 0).all()  # blank paper: nothing to neutralize

@@ -1022,13 +1022,16 @@ class BatchJob:
         from .pipeline import combine_lab, neutral_ink_ab
 
         st = self.settings
+        ink = None
         if st.neutral_ink:
-            ab = neutral_ink_ab(lightness, ab, decoded.gray)
+            if ov is not None and min(lightness.shape) >= 8:
+                ink = ov.ink_mask(decoded.gray)  # found once, for the neutral ink and the check
+            ab = neutral_ink_ab(lightness, ab, decoded.gray, ink=ink)
         report = None
         if ov is not None and (st.overspill_scores or st.fix_overspill or st.layers):
             gray = decoded.gray
             try:
-                report = ov.analyze(lightness, ab, gray=gray)
+                report = ov.analyze(lightness, ab, gray=gray, ink=ink)
                 if st.fix_overspill:
                     before = float(report.page_score)
                     ab = ov.fix_overspill(lightness, ab, strength=float(st.fix_strength), report=report, gray=gray,

@@ -585,7 +585,7 @@ def _check_lab(lightness: np.ndarray, ab: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def analyze(lightness: np.ndarray, ab: np.ndarray, params: Optional[OverspillParams] = None,
-            gray: Optional[np.ndarray] = None) -> OverspillReport:
+            gray: Optional[np.ndarray] = None, ink: Optional[np.ndarray] = None) -> OverspillReport:
     """Measure overspill on a colorized page (DESIGN.md 5, steps 1-5).
 
     Args:
@@ -594,6 +594,8 @@ def analyze(lightness: np.ndarray, ab: np.ndarray, params: Optional[OverspillPar
         params: thresholds (default :class:`OverspillParams`).
         gray: uint8 (H, W) original gray page for the ink mask; default: the gray with the
             page's L* (:func:`lightness_gray8`).
+        ink: bool (H, W) :func:`ink_mask` of ``gray`` with the same ``params``, when already
+            computed (the page pipeline's neutral-ink step has it).
 
     Returns:
         :class:`OverspillReport` (scores, flagged regions, masks, timing).
@@ -607,7 +609,12 @@ def analyze(lightness: np.ndarray, ab: np.ndarray, params: Optional[OverspillPar
     gray = lightness_gray8(lightness) if gray is None else _check_gray(gray)
     if gray.shape != lightness.shape:
         raise ValueError(f"gray page {gray.shape[::-1]} and colorized page {lightness.shape[::-1]} differ in size")
-    ink = ink_mask(gray, p)
+    if ink is None:
+        ink = ink_mask(gray, p)
+    else:
+        ink = np.asarray(ink, dtype=bool)
+        if ink.shape != gray.shape:
+            raise ValueError(f"ink mask {ink.shape[::-1]} and gray page {gray.shape[::-1]} differ in size")
     labels = segment_regions(ink, p)
     return _analyze_regions(ab, ink, labels, p, t0)
 

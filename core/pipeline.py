@@ -88,7 +88,8 @@ def fade_paper_white(ab: np.ndarray, lightness: np.ndarray,
     return (ab * keep[..., None]).astype(np.float32, copy=False)
 
 
-def neutral_ink_ab(lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndarray] = None) -> np.ndarray:
+def neutral_ink_ab(lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndarray] = None,
+                   ink: Optional[np.ndarray] = None) -> np.ndarray:
     """The page step that keeps line art and lettering black (on by default in every client).
 
     :func:`mangacolor.core.overspill.neutralize_ink` with the calibrated ink mask: a*b* -> 0 on
@@ -99,6 +100,7 @@ def neutral_ink_ab(lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndar
         lightness: float32 (H, W), L* [0, 100] of the page.
         ab: float32 (H, W, 2), CIE a*b* (the prediction, after :func:`fade_paper_white`).
         gray: uint8 (H, W) gray page the ink is found on (default: the gray with the page's L*).
+        ink: bool (H, W) :func:`mangacolor.core.overspill.ink_mask` of ``gray``, when already computed.
 
     Returns:
         float32 (H, W, 2) a*b*.
@@ -112,7 +114,7 @@ def neutral_ink_ab(lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndar
         return ab
     from .overspill import neutralize_ink
 
-    return neutralize_ink(lightness, ab, gray=gray)
+    return neutralize_ink(lightness, ab, gray=gray, ink=ink)
 
 
 def combine_lab(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:

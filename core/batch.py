@@ -598,8 +598,9 @@ class BatchJob:
         outs: dict[tuple, PageSource] = {}
         for i, s in enumerate(sources):
             rel = _norm(s.rel)
-            if rel.as_posix().lower() in rels:  # e.g. ch1.cbz:p1.jpg and the folder ch1/p1.jpg in one input
-                rel = _free_name(rel, lambda r: r.as_posix().lower() in rels)
+            same_rel = rels.get(rel.as_posix().lower())
+            if same_rel is not None:  # e.g. ch1.cbz:p1.jpg and the folder ch1/p1.jpg in one input
+                first_rel, rel = rel, _free_name(rel, lambda r: r.as_posix().lower() in rels)
                 s.rel = rel
             group = None
             if cbz:
@@ -608,6 +609,10 @@ class BatchJob:
             else:
                 out_rel = rel.with_suffix(self.settings.suffix)
             page = PlannedPage(index=i, source=s, rel=rel.as_posix(), out_rel=out_rel, group=group)
+            if same_rel is not None:
+                page.collides_with = same_rel.name
+                self.renamed.append(f"{same_rel.name} and {s.name} both map to {first_rel.as_posix()}; "
+                                    f"{s.name} is written as {out_rel.as_posix()}")
             other = outs.get((group, out_rel.as_posix().lower()))
             if other is not None:  # "a.png" and "a.jpg" would both become "a.png"
                 page.out_rel = _free_name(out_rel, lambda r: (group, r.as_posix().lower()) in outs)

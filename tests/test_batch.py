@@ -640,6 +640,17 @@ def test_inputs_that_map_to_one_output_name_get_distinct_names(colorizer, real_p
     err = capsys.readouterr().err
     assert rc == 0, err
     assert f"{tmp_path / 'x' / 'ch1' / 'p1.jpg'} and {tmp_path / 'x' / 'ch1' / 'p1.png'} both map to ch1/p1.png" in err
+    # inside one input: the archive ch1.cbz and the folder ch1/ next to it hold a p1 each
+    chap = tmp_path / "chap"
+    (chap / "ch1").mkdir(parents=True)
+    (chap / "ch1" / "p1.jpg").write_bytes(real_pages[0])
+    with zipfile.ZipFile(chap / "ch1.cbz", "w") as zf:
+        zf.writestr("p1.jpg", real_pages[1])
+    job = BatchJob([chap], tmp_path / "o2", colorizer, BatchSettings(render_size=128))
+    plan = job.plan()
+    assert sorted(p.out_rel.as_posix() for p in plan) == ["chap/ch1/p1-2.png", "chap/ch1/p1.png"]
+    assert len({p.rel for p in plan}) == 2  # distinct journal keys as well
+    assert any(f"{chap / 'ch1.cbz'}:p1.jpg" in m and str(chap / "ch1" / "p1.jpg") in m for m in job.renamed)
 
 
 def test_cbz_output_never_replaces_its_input_archive(colorizer, chapter_cbz, tmp_path):

@@ -10,10 +10,17 @@ thread, from the page's cached L* and a*b* (no network re-run). This widget only
 signals.
 
 Overspill in the view: "Overspill Heatmap" (H) lays the check's heatmap over the colorized page
-(bleeding across lines red, off-color pixels orange, two-colored regions violet); "Fix
-Overspill" (F) shows (and saves) the page with chroma flattened per line-bounded region, blended
-with the raw prediction by the strength slider. The page list shows each page's score as a
-badge and can be sorted by it or filtered to the flagged pages.
+(bleeding across lines red, off-color pixels orange, two-colored regions violet; a legend in the
+overspill bar says so while it is on); "Fix Overspill" (F) shows (and saves) the page with
+chroma flattened per line-bounded region, blended with the raw prediction by the strength
+slider. The page list shows each page's score as a badge and can be sorted by it or filtered to
+the flagged pages.
+
+The pair is shown side by side (1), as a split slider (2: original left, colorized right of a
+draggable divider) or one at a time (3; O flips between original and colorized at the same
+place); the choice is remembered. The model combo box lists the model library
+(:func:`mangacolor.core.library.model_entries`); choosing one asks the window to load it
+(:attr:`ColorizeTab.model_requested`).
 """
 
 from __future__ import annotations
@@ -24,16 +31,17 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Optional, Union
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QSlider, QSpinBox,
-                               QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtCore import QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QColor, QPainter, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QSizePolicy, QSlider,
+                               QSpinBox, QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
 
 from mangacolor.core.archive import ArchiveError
 from mangacolor.core.imageio import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, collect_sources
 
 from .actions import make_action
-from .image_view import CompareView
+from .batch_tab import ModelListLoader
+from .image_view import VIEW_MODES, CompareView
 from .io_tasks import PageIO
 from .overspill_tasks import OverspillResult, OverspillService
 from .page_list import SORT_MODES, PageEntry, PageList, PageState
@@ -41,7 +49,8 @@ from .qt_images import rgb_to_qimage
 from .settings import app_settings, settings_dir_value
 from .worker import CANCELLED, DONE, ColorizeJob, ModelWorker, PageOutcome, one_line
 
-__all__ = ["ColorizeTab", "output_path", "OPEN_FILTER", "OUTPUT_SUFFIX"]
+__all__ = ["ColorizeTab", "HeatmapLegend", "output_path", "OPEN_FILTER", "OUTPUT_SUFFIX", "HEATMAP_LEGEND",
+           "CHECKED_STYLE"]
 
 OPEN_FILTER = ("Pages and comic archives (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES + ARCHIVE_SUFFIXES)
                + ");;Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;Comic archives (*.cbz *.zip);;"
@@ -58,6 +67,23 @@ MAX_RENDER_SIZE = 4096
 OUTPUT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 #: Opacity of the heatmap overlay (its own alpha already leaves clean pixels transparent).
 OVERLAY_OPACITY = 0.85
+#: The heatmap's colors and what they mean: (kind, RGBA as drawn, legend text, explanation). The
+#: colors are ``mangacolor.core.overspill.HEATMAP_COLORS`` (kept here so that the window opens
+#: without importing the overspill module; a test checks that they agree).
+HEATMAP_LEGEND = (
+    ("bleed", (255, 0, 0, 210), "crosses a line",
+     "color of the neighbouring region that crossed an ink line into this one"),
+    ("off", (255, 170, 0, 150), "off its region",
+     "more than ~12 \u0394E from the median color of its line-bounded region"),
+    ("two_color", (170, 0, 255, 110), "two colors",
+     "the minority color of a region that carries two colors"),
+)
+#: Makes checked tool buttons (toggles such as Heatmap, Fix and the view modes) look pressed in
+#: every style and color scheme: the palette's highlight behind the text.
+CHECKED_STYLE = ("QToolButton:checked { background-color: palette(highlight); color: palette(highlighted-text); "
+                 "border: 1px solid palette(dark); border-radius: 3px; }")
+#: View-mode labels (:data:`mangacolor.app.image_view.VIEW_MODES`) for the View menu and toolbar.
+VIEW_MODE_TEXT = {"side": "Side by Side", "split": "Split Slider", "single": "Single View"}
 
 
 def output_path(folder: Union[str, Path], entry: PageEntry, keep_structure: bool,
@@ -94,6 +120,52 @@ def _wrap(text: str, width: int = 40) -> str:
     return "\n".join(textwrap.wrap(text, width)) if text else ""
 
 
+class HeatmapLegend(QWidget):
+    """What the overspill heatmap's colors mean: a swatch and a short text per kind of mark
+    (:data:`HEATMAP_LEGEND`); unmarked pixels passed the check.
+
+    Each swatch shows its color as the heatmap draws it over white paper (its alpha times
+    ``opacity``). :attr:`swatches` maps the kind to its swatch label.
+    """
+
+    SWATCH = 12
+
+    def __init__(self, opacity: float = OVERLAY_OPACITY, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(6, 0, 6, 0)
+        lay.setSpacing(4)
+        lay.addWidget(QLabel("Heatmap:"))
+        self.swatches: dict[str, QLabel] = {}
+        tips = []
+        for kind, rgba, text, explanation in HEATMAP_LEGEND:
+            sw = QLabel(self)
+            sw.setPixmap(self.swatch_pixmap(rgba, opacity))
+            sw.setToolTip(explanation)
+            label = QLabel(text, self)
+            label.setToolTip(explanation)
+            lay.addWidget(sw)
+            lay.addWidget(label)
+            lay.addSpacing(6)
+            self.swatches[kind] = sw
+            tips.append(f"{text}: {explanation}")
+        self.setToolTip("Overspill heatmap over the colorized page:\n" + "\n".join(tips)
+                        + "\nunmarked: passed the check")
+
+    @classmethod
+    def swatch_pixmap(cls, rgba, opacity: float) -> QPixmap:
+        """A square of the heatmap color ``rgba`` (0-255 each) over white, with a gray border."""
+        pm = QPixmap(cls.SWATCH, cls.SWATCH)
+        pm.fill(QColor(255, 255, 255))
+        p = QPainter(pm)
+        r, g, b, a = (int(v) for v in rgba)
+        p.fillRect(pm.rect(), QColor(r, g, b, round(a * max(0.0, min(1.0, opacity)))))
+        p.setPen(QColor(110, 110, 110))
+        p.drawRect(0, 0, cls.SWATCH - 1, cls.SWATCH - 1)
+        p.end()
+        return pm
+
+
 class ColorizeTab(QWidget):
     """Open pages, colorize them on the model worker, compare, save.
 
@@ -114,6 +186,8 @@ class ColorizeTab(QWidget):
         overspill_ready(str): a page's overspill check finished (key); its score is in the list.
         overlay_changed(bool): the heatmap overlay was shown (True) or hidden (False) on the view.
         fix_shown(str): the colorized view now shows this page with its overspill fixed (key).
+        model_requested(str): the user chose another model in the model combo box (a library
+            name or a checkpoint path); the window loads it.
     """
 
     message = Signal(str)
@@ -127,6 +201,7 @@ class ColorizeTab(QWidget):
     overspill_ready = Signal(str)
     overlay_changed = Signal(bool)
     fix_shown = Signal(str)
+    model_requested = Signal(str)
 
     def __init__(self, worker: ModelWorker, render_size: Optional[int] = None, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -134,6 +209,7 @@ class ColorizeTab(QWidget):
         self.io = PageIO(self)
         self.settings = app_settings()
         self._jobs: dict[int, ColorizeJob] = {}
+        self._failures: dict[int, list[str]] = {}  # per running job: its pages' failure messages
         self._originals: OrderedDict[str, np.ndarray] = OrderedDict()
         self._loading_full: set[str] = set()
         self._shown_key: Optional[str] = None
@@ -196,11 +272,22 @@ class ColorizeTab(QWidget):
         self.zoom_label = QLabel("100 %")
         self.zoom_label.setMinimumWidth(52)
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.model_combo = QComboBox(self)
+        self.model_combo.setToolTip("The model that colorizes (the model library; Other\u2026 picks a checkpoint "
+                                    "file)")
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(10)
+        self.model_combo.activated.connect(self._on_model_activated)
+        self._model_signals = None
+        self.models_listed: list[str] = []
+        self.model_combo.addItem("Other checkpoint\u2026", "")
+        self._select_model_item(self._worker_model())
 
         self._make_actions()
         self.toolbar = QToolBar("Colorize", self)
         self.toolbar.setIconSize(QSize(20, 20))
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toolbar.setStyleSheet(CHECKED_STYLE)
         a = self.actions_by_name
         for name in ("open_files", "open_folder", None, "colorize", "colorize_all", None, "save", "save_all",
                      None, "fit", "actual_size", "zoom_out", "zoom_in"):
@@ -210,12 +297,18 @@ class ColorizeTab(QWidget):
                 self.toolbar.addAction(a[name])
         self.toolbar.addWidget(self.zoom_label)
         self.toolbar.addSeparator()
+        for name in ("view_side", "view_split", "view_single"):
+            self.toolbar.addAction(a[name])
+        self.toolbar.addSeparator()
+        self.toolbar.addWidget(QLabel(" Model "))
+        self.toolbar.addWidget(self.model_combo)
         self.toolbar.addWidget(QLabel(" Render size "))
         self.toolbar.addWidget(self.render_spin)
         # second row: the overspill check of the shown page
         self.overspill_bar = QToolBar("Overspill", self)
         self.overspill_bar.setIconSize(QSize(16, 16))
         self.overspill_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.overspill_bar.setStyleSheet(CHECKED_STYLE)
         self.overspill_bar.addWidget(QLabel(" Overspill: "))
         self.overspill_bar.addAction(a["overlay"])
         self.overspill_bar.addAction(a["fix"])
@@ -234,6 +327,12 @@ class ColorizeTab(QWidget):
         self.score_label = QLabel("")
         self.score_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.overspill_bar.addWidget(self.score_label)
+        self.legend = HeatmapLegend(OVERLAY_OPACITY, self)
+        spacer = QWidget(self)
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.overspill_bar.addWidget(spacer)
+        self._legend_action = self.overspill_bar.addWidget(self.legend)
+        self._legend_action.setVisible(False)
         self._strength_timer = QTimer(self)
         self._strength_timer.setSingleShot(True)
         self._strength_timer.setInterval(150)
@@ -250,6 +349,7 @@ class ColorizeTab(QWidget):
         self.page_list.currentItemChanged.connect(lambda *_: self._show(self.page_list.current_key()))
         self.page_list.itemSelectionChanged.connect(self._update_actions)
         self.compare.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        self.compare.mode_changed.connect(self._on_view_mode_changed)
         self.io.loaded.connect(self._on_loaded)
         self.io.load_failed.connect(self._on_load_failed)
         self.io.saved.connect(self._on_saved)
@@ -264,6 +364,8 @@ class ColorizeTab(QWidget):
         worker.job_result.connect(self._on_job_result)
         worker.job_finished.connect(self._on_job_finished)
         worker.model_ready.connect(self._on_model_ready)
+        worker.model_refused.connect(self._on_model_refused)
+        worker.model_failed.connect(self._on_model_failed)
         self._show(None)
         self._update_actions()
 
@@ -300,6 +402,21 @@ class ColorizeTab(QWidget):
         act("fix", "Fix Overspill", "F", self._on_fix_toggled, None,
             "Show and save the pages with one flat color per line-bounded region, from the cached prediction",
             checkable=True).setIconText("Fix")
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for mode, key, tip in (("side", "1", "Original and colorized page side by side"),
+                               ("split", "2", "One page: original left, colorized right of a divider you drag"),
+                               ("single", "3", "One page at a time; Flip (O) switches between original and "
+                                               "colorized at the same place")):
+            action = act(f"view_{mode}", VIEW_MODE_TEXT[mode], key,
+                         lambda on, m=mode: on and self.set_view_mode(m), None, tip, checkable=True)
+            group.addAction(action)
+        self.actions_by_name["view_side"].setChecked(True)
+        self.actions_by_name["view_side"].setIconText("Side")
+        self.actions_by_name["view_split"].setIconText("Split")
+        self.actions_by_name["view_single"].setIconText("Single")
+        act("flip", "Flip Original / Colorized", "O", self.flip, None,
+            "Show the original, then the colorized page, at the same place (zoom and position kept)")
         self.actions_by_name["zoom_in"].setIconText("Zoom +")
         self.actions_by_name["zoom_out"].setIconText("Zoom \u2212")
         self.actions_by_name["open_files"].setIconText("Open")
@@ -530,6 +647,8 @@ class ColorizeTab(QWidget):
         entry = self.page_list.entry(key)
         if entry is None:
             return
+        if entry.state == PageState.FAILED and entry.message == message:
+            return  # the thumbnail and the full page of one unreadable file: reported once
         self.page_list.set_state(key, PageState.FAILED, message)
         self._say(message)
         self.page_failed.emit(key, message)
@@ -550,6 +669,80 @@ class ColorizeTab(QWidget):
             self.render_spin.blockSignals(True)
             self.render_spin.setValue(int(render_size))
             self.render_spin.blockSignals(False)
+        self.refresh_models()
+
+    # ---- model choice -----------------------------------------------------------------------
+    def _worker_model(self) -> str:
+        m = self.worker.model_path
+        return str(m) if m else "starter"
+
+    def refresh_models(self) -> None:
+        """List the model library in the model combo box again (read on a pool thread: the
+        library imports torch)."""
+        loader = ModelListLoader()
+        loader.signals.listed.connect(self._on_models_listed)
+        self._model_signals = loader.signals  # keep the signals object alive until delivered
+        QThreadPool.globalInstance().start(loader)
+
+    def _on_models_listed(self, items) -> None:
+        combo = self.model_combo
+        combo.blockSignals(True)
+        try:
+            combo.clear()
+            for name, path, desc in items:
+                combo.addItem(name, name)
+                combo.setItemData(combo.count() - 1, f"{desc}\n{path}", Qt.ItemDataRole.ToolTipRole)
+            combo.addItem("Other checkpoint\u2026", "")
+            self._select_model_item(self._worker_model())
+        finally:
+            combo.blockSignals(False)
+        self.models_listed = [name for name, _, _ in items]
+
+    def _select_model_item(self, model: str) -> None:
+        combo = self.model_combo
+        idx = combo.findData(model)
+        if idx < 0:
+            label = Path(model).stem if ("/" in model or "\\" in model or model.endswith(".safetensors")) else model
+            other = combo.findData("")
+            idx = other if other >= 0 else combo.count()
+            combo.insertItem(idx, label, model)
+            combo.setItemData(idx, model, Qt.ItemDataRole.ToolTipRole)
+        combo.blockSignals(True)
+        combo.setCurrentIndex(idx)
+        combo.blockSignals(False)
+
+    def model_choice(self) -> str:
+        """The model the combo box shows: a library name or a checkpoint path."""
+        return self.model_combo.currentData() or self._worker_model()
+
+    def model_names(self) -> list[str]:
+        """The names and paths the model combo box offers (without "Other checkpoint\u2026")."""
+        return [self.model_combo.itemData(i) for i in range(self.model_combo.count()) if self.model_combo.itemData(i)]
+
+    def _on_model_activated(self, index: int) -> None:
+        model = self.model_combo.itemData(index)
+        if model == "":
+            start = settings_dir_value(self.settings, "paths/last_model", str(Path.home()))
+            model, _ = QFileDialog.getOpenFileName(self, "Load model", start,
+                                                   "Model checkpoints (*.safetensors *.json);;All files (*)")
+            if not model:
+                self._select_model_item(self._worker_model())
+                return
+            self.settings.setValue("paths/last_model", str(Path(model).parent))
+        self.choose_model(str(model))
+
+    def choose_model(self, model: str) -> None:
+        """Colorize with ``model`` (a library name or a checkpoint path) from now on: shown in the
+        combo box and asked of the window (:attr:`model_requested`), which loads it."""
+        self._select_model_item(model)
+        if model != self._worker_model():
+            self.model_requested.emit(model)
+
+    def _on_model_refused(self, _device: str, _model: str, _message: str) -> None:
+        self._select_model_item(self._worker_model())  # the worker went back to the working model
+
+    def _on_model_failed(self, _device: str, _message: str) -> None:
+        self._select_model_item(self._worker_model())
 
     def colorize_selected(self) -> Optional[int]:
         """Colorize the selected pages (or the shown one); returns the job id or None."""
@@ -593,15 +786,21 @@ class ColorizeTab(QWidget):
             if key == self._shown_key and entry.colorized is None:
                 self.compare.set_colorized(None, "Colorizing\u2026")
 
-    def _on_job_started(self, job_id: int, _description: str, _cancellable: bool) -> None:
+    def _on_job_started(self, job_id: int, description: str, _cancellable: bool) -> None:
         job = self._jobs.get(job_id)
         if job is not None and job.items:
+            self._failures[job_id] = []
+            self._say(f"{description}\u2026")  # replaces the last job's summary
             self._mark_working(job.items[0][0])
 
     def _on_job_progress(self, job_id: int, done: int, total: int, _message: str) -> None:
         job = self._jobs.get(job_id)
         if job is not None and 0 <= done < len(job.items):
             self._mark_working(job.items[done][0])
+            if len(job.items) > 1:
+                entry = self.page_list.entry(job.items[done][0])
+                name = entry.display_name if entry is not None else job.items[done][0]
+                self._say(f"Colorizing page {done + 1} of {len(job.items)}: {name}")
 
     def _on_job_result(self, job_id: int, payload: object) -> None:
         if job_id not in self._jobs or not isinstance(payload, PageOutcome):
@@ -612,11 +811,16 @@ class ColorizeTab(QWidget):
         if payload.error or payload.result is None:
             msg = payload.error or f"{entry.source.name}: no result"
             self.page_list.set_state(entry.key, PageState.FAILED, msg)
-            self._say(msg)
+            self._failures.setdefault(job_id, []).append(msg)  # said once, in the job's summary
             self.page_failed.emit(entry.key, msg)
+            if entry.key == self._shown_key:  # the right pane says why (or keeps an earlier result)
+                self.compare.set_colorized(rgb_to_qimage(entry.colorized) if entry.colorized is not None else None,
+                                           self._colorized_placeholder(entry))
+                self._update_captions(entry)
         else:
             res = payload.result
             entry.clear_result()
+            entry.saved = False
             entry.colorized = res.rgb
             entry.render_size = res.render_size
             entry.seconds = res.seconds
@@ -655,12 +859,17 @@ class ColorizeTab(QWidget):
                     self.compare.set_colorized(
                         rgb_to_qimage(entry.colorized) if entry.colorized is not None else None,
                         self._colorized_placeholder(entry))
+        failures = self._failures.pop(job_id, [])
+        failed = ""
+        if failures:
+            failed = f"; {len(failures)} failed: {failures[0]}" + (
+                f" (and {len(failures) - 1} more, see the page list)" if len(failures) > 1 else "")
         if status == CANCELLED:
-            self._say("Colorizing cancelled")
+            self._say("Colorizing cancelled" + failed)
         elif status == DONE:
             ok = sum(self.page_list.entry(k) is not None and self.page_list.entry(k).state == PageState.DONE
                      for k in job.keys)
-            self._say(f"Colorized {ok} of {len(job.keys)} page{'s' if len(job.keys) != 1 else ''}")
+            self._say(f"Colorized {ok} of {len(job.keys)} page{'s' if len(job.keys) != 1 else ''}" + failed)
         else:
             self._say(f"Colorizing failed: {message}")
         self._update_actions()
@@ -724,8 +933,15 @@ class ColorizeTab(QWidget):
         self.io.save(items, self.output_format, self.output_quality)
         return [t for _, t, _, _ in items]
 
-    def _on_saved(self, _key: str, path: str) -> None:
+    def _on_saved(self, key: str, path: str) -> None:
+        entry = self.page_list.entry(key)
+        if entry is not None:
+            entry.saved = True
         self.saved.emit(path)
+
+    def unsaved_keys(self) -> list[str]:
+        """Pages with a colorized result that was not saved since it was made (in list order)."""
+        return [e.key for e in self.page_list.entries() if e.colorized is not None and not e.saved]
 
     def _on_save_failed(self, _key: str, message: str) -> None:
         self._say(message)
@@ -743,6 +959,7 @@ class ColorizeTab(QWidget):
         threshold, output format and quality, default folders; at start (``initial``) also the
         default render size (unless given to the window) and whether the fix is on."""
         self.page_list.set_threshold(prefs.overspill_threshold)
+        self.worker.set_cpu_bf16(getattr(prefs, "cpu_bf16", True))
         self.output_format = prefs.output_format if prefs.output_format in OUTPUT_SUFFIX else "png"
         self.output_quality = int(prefs.output_quality)
         self.default_open_folder = prefs.open_folder or ""
@@ -818,6 +1035,10 @@ class ColorizeTab(QWidget):
         """The "Overspill Heatmap" toggle (H)."""
         return self.actions_by_name["overlay"].isChecked()
 
+    def legend_visible(self) -> bool:
+        """True while the heatmap legend is shown in the overspill bar (the heatmap toggle is on)."""
+        return self._legend_action.isVisible()
+
     def overlay_visible(self) -> bool:
         """True when the heatmap is actually laid over the shown colorized page."""
         return self.compare.colorized_view.overlay_item().isVisible()
@@ -825,7 +1046,8 @@ class ColorizeTab(QWidget):
     def set_overlay_enabled(self, on: bool) -> None:
         self.actions_by_name["overlay"].setChecked(bool(on))
 
-    def _on_overlay_toggled(self, _on: bool) -> None:
+    def _on_overlay_toggled(self, on: bool) -> None:
+        self._legend_action.setVisible(bool(on))
         entry = self.page_list.entry(self._shown_key) if self._shown_key else None
         if entry is not None:
             self._update_captions(entry)
@@ -983,11 +1205,44 @@ class ColorizeTab(QWidget):
 
     def save_state(self) -> None:
         self.settings.setValue("colorize/splitter", self.splitter.saveState())
+        self.settings.setValue("colorize/view_mode", self.compare.mode())
+        self.settings.setValue("colorize/split_position", float(self.compare.split_position()))
 
     def restore_state(self) -> None:
+        """The page list's width, the view mode and the split divider's position of the last session."""
         state = self.settings.value("colorize/splitter")
         if state is not None:
             self.splitter.restoreState(state)
+        try:
+            self.compare.set_split_position(float(self.settings.value("colorize/split_position", 0.5)))
+        except (TypeError, ValueError):
+            pass
+        mode = str(self.settings.value("colorize/view_mode", "side") or "side")
+        if mode in VIEW_MODES:
+            self.set_view_mode(mode)
+
+    # ---- view modes ---------------------------------------------------------------------------
+    def view_mode(self) -> str:
+        """How the pair is shown: ``"side"``, ``"split"`` or ``"single"`` (:data:`VIEW_MODES`)."""
+        return self.compare.mode()
+
+    def set_view_mode(self, mode: str) -> None:
+        """Side by side, split slider or single view (remembered for the next start).
+
+        Raises:
+            ValueError: an unknown mode.
+        """
+        self.compare.set_mode(mode)
+
+    def flip(self) -> None:
+        """Switch between original and colorized at the same place (enters the single view)."""
+        self.compare.flip()
+
+    def _on_view_mode_changed(self, mode: str) -> None:
+        action = self.actions_by_name.get(f"view_{mode}")
+        if action is not None and not action.isChecked():
+            action.setChecked(True)
+        self.settings.setValue("colorize/view_mode", mode)
 
     def shutdown(self) -> None:
         """Stop background reads/writes (waits for a running save to finish) and overspill work."""

@@ -12,7 +12,9 @@ and later from Help > Setup. It
    dialog; when neither route worked the dialog says so plainly and what still works.
 
 All work runs on the thread pool (:class:`mangacolor.app.tasks.BackgroundTask`); closing the
-dialog writes the settings file (:func:`mangacolor.core.firstrun.complete_first_run`).
+dialog writes the settings file (:func:`mangacolor.core.firstrun.complete_first_run`). The
+default button (Enter) is Continue: nothing is downloaded unless "Download ImageNet Backbone"
+itself is pressed.
 """
 
 from __future__ import annotations
@@ -131,7 +133,15 @@ class FirstRunDialog(QDialog):
         bl.addWidget(self.message_label)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        self.buttons.button(QDialogButtonBox.StandardButton.Close).setText("Continue")
+        self.continue_button = self.buttons.button(QDialogButtonBox.StandardButton.Close)
+        self.continue_button.setText("Continue")
+        # Enter means the safe choice: carry on with the starter model; a download (or a file
+        # dialog) starts only when its own button is pressed
+        for b in (self.download_button, self.local_button, self.cancel_button):
+            b.setAutoDefault(False)
+            b.setDefault(False)
+        self.continue_button.setAutoDefault(True)
+        self.continue_button.setDefault(True)
         self.buttons.rejected.connect(self.reject)
         self.buttons.accepted.connect(self.accept)
 

@@ -1,9 +1,18 @@
-"""Page views: a zoomable, pannable image view and the side-by-side "Original | Colorized" pair.
+"""Page views: a zoomable, pannable image view and the "Original | Colorized" comparison.
 
 :class:`ImageView` is a ``QGraphicsView`` on a neutral gray canvas with a base image item and an
-overlay item above it (for a heatmap such as the overspill check). :class:`CompareView` shows two
-of them side by side and keeps them in step: both share one transform (zoom) and their
-scrollbars follow each other (pan), so the same page pixel is under the same screen spot.
+overlay item above it (for a heatmap such as the overspill check). :class:`CompareView` shows the
+original and the colorized page in one of three ways (:data:`VIEW_MODES`):
+
+- ``"side"``: side by side, each in its own pane;
+- ``"split"``: one page, original left and colorized right of a draggable divider (a swipe
+  slider): the two views lie exactly on top of each other and the original one is masked to the
+  part left of the divider;
+- ``"single"``: one page at a time, :meth:`CompareView.flip` switches between original and
+  colorized at the same place (a blink comparison).
+
+In every mode both views share one transform (zoom) and their scrollbars follow each other (pan),
+so the same page pixel is under the same screen spot.
 
 Zoom is counted in device pixels: 100 % shows one page pixel per physical screen pixel, also on
 a HiDPI screen (device pixel ratio 2: the view's logical scale is then 0.5), so line art and
@@ -14,12 +23,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap, QTransform
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap, QPolygonF, QRegion, QTransform
 from PySide6.QtWidgets import (QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsSimpleTextItem,
-                               QGraphicsView, QLabel, QSplitter, QVBoxLayout, QWidget)
+                               QGraphicsView, QHBoxLayout, QLabel, QSplitter, QStackedWidget, QVBoxLayout,
+                               QWidget)
 
-__all__ = ["CANVAS_GRAY", "ImageView", "CompareView", "MIN_ZOOM", "MAX_ZOOM", "ZOOM_STEP"]
+__all__ = ["CANVAS_GRAY", "ImageView", "CompareView", "MIN_ZOOM", "MAX_ZOOM", "ZOOM_STEP", "VIEW_MODES"]
 
 #: Neutral gray behind the page, so neither white paper nor colors are judged against a tinted field.
 CANVAS_GRAY = QColor(104, 104, 104)
@@ -28,6 +38,8 @@ MAX_ZOOM = 32.0
 ZOOM_STEP = 1.25
 #: At or above this zoom, pixels are drawn as sharp squares (to inspect line art and screentone).
 NEAREST_ZOOM = 2.0
+#: How :class:`CompareView` shows the pair: side by side, split slider, one at a time.
+VIEW_MODES = ("side", "split", "single")
 
 
 class ImageView(QGraphicsView):
@@ -178,39 +190,117 @@ class ImageView(QGraphicsView):
 
 
 class _Pane(QWidget):
-    """A caption above an :class:`ImageView`."""
+    """A caption above an :class:`ImageView` (side-by-side mode)."""
 
-    def __init__(self, title: str, parent: Optional[QWidget] = None):
+    def __init__(self, title: str, view: "ImageView", parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.caption = QLabel(title)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setStyleSheet("QLabel { font-weight: bold; padding: 3px; }")
-        self.view = ImageView(self)
+        self.view = view
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.caption)
-        lay.addWidget(self.view, 1)
+        lay.addWidget(view, 1)
+
+    def take_view(self) -> None:
+        """Put the view back into this pane (after the split or single mode had it)."""
+        self.layout().addWidget(self.view, 1)
+        self.view.show()
+
+
+class _Divider(QWidget):
+    """The split view's divider: a vertical line with a round grip; drag it sideways.
+
+    Signals:
+        dragged(int): the divider was dragged to this x (stage pixels).
+    """
+
+    dragged = Signal(int)
+    WIDTH = 24
+    GRIP_RADIUS = 11
+
+    def __init__(self, parent: QWidget):
+        super().__init__(parent)
+        self.setCursor(Qt.CursorShape.SplitHCursor)
+        self.setToolTip("Drag the divider: original on the left, colorized on the right")
+        self._dragging = False
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 (Qt name)
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        cx, h = self.width() / 2.0, float(self.height())
+        p.setPen(QPen(QColor(0, 0, 0, 110), 4))
+        p.drawLine(QPointF(cx, 0), QPointF(cx, h))
+        p.setPen(QPen(QColor(255, 255, 255), 2))
+        p.drawLine(QPointF(cx, 0), QPointF(cx, h))
+        r, cy = float(self.GRIP_RADIUS), h / 2.0
+        p.setPen(QPen(QColor(40, 40, 40), 1.5))
+        p.setBrush(QColor(255, 255, 255))
+        p.drawEllipse(QPointF(cx, cy), r, r)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(40, 40, 40))
+        for sign in (-1, 1):  # a small arrow head each way
+            tip = cx + sign * (r - 3)
+            p.drawPolygon(QPolygonF([QPointF(tip, cy), QPointF(tip - sign * 5, cy - 4.5),
+                                     QPointF(tip - sign * 5, cy + 4.5)]))
+        p.end()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._dragging = True
+            event.accept()
+        else:
+            event.ignore()
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if self._dragging:
+            self.dragged.emit(self.mapToParent(event.position().toPoint()).x())
+            event.accept()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if self._dragging and event.button() == Qt.MouseButton.LeftButton:
+            self._dragging = False
+            self.dragged.emit(self.mapToParent(event.position().toPoint()).x())
+            event.accept()
+
+
+class _Stage(QWidget):
+    """Where the two views lie on top of each other (split and single modes)."""
+
+    resized = Signal()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self.resized.emit()
 
 
 class CompareView(QWidget):
-    """Original and colorized page side by side, with synchronized zoom and pan.
+    """Original and colorized page, side by side, as a split slider or one at a time, with
+    synchronized zoom and pan.
 
     Both views share the same transform; their scrollbars follow each other. "Fit" keeps the page
     fitted when the window is resized, until the user zooms.
 
     Signals:
         zoom_changed(float): the shared zoom changed (1.0 = 100 %).
+        mode_changed(str): the view mode changed (one of :data:`VIEW_MODES`).
+        split_moved(float): the split divider moved (its position, 0-1 of the width).
+        flipped(bool): the single view now shows the original (True) or the colorized page (False).
     """
 
     zoom_changed = Signal(float)
+    mode_changed = Signal(str)
+    split_moved = Signal(float)
+    flipped = Signal(bool)
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
-        self.original_pane = _Pane("Original", self)
-        self.colorized_pane = _Pane("Colorized", self)
-        self.original_view = self.original_pane.view
-        self.colorized_view = self.colorized_pane.view
+        self.original_view = ImageView()
+        self.colorized_view = ImageView()
+        self.original_pane = _Pane("Original", self.original_view, self)
+        self.colorized_pane = _Pane("Colorized", self.colorized_view, self)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.original_pane)
         self.splitter.addWidget(self.colorized_pane)
@@ -218,10 +308,43 @@ class CompareView(QWidget):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.splitterMoved.connect(lambda *_: self._after_resize())
+
+        # split and single modes: one header, the two views stacked on one stage
+        self.left_caption = QLabel("Original")
+        self.right_caption = QLabel("Colorized")
+        self.left_caption.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.right_caption.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for label in (self.left_caption, self.right_caption):
+            label.setStyleSheet("QLabel { font-weight: bold; padding: 3px 6px; }")
+        header = QWidget(self)
+        hl = QHBoxLayout(header)
+        hl.setContentsMargins(0, 0, 0, 0)
+        hl.addWidget(self.left_caption, 1)
+        hl.addWidget(self.right_caption, 1)
+        self.stage = _Stage(self)
+        self.stage.setMinimumSize(120, 120)
+        self.stage.resized.connect(self._layout_stage)
+        self.divider = _Divider(self.stage)
+        self.divider.dragged.connect(self._on_divider_dragged)
+        self.divider.hide()
+        self.overlap = QWidget(self)
+        ol = QVBoxLayout(self.overlap)
+        ol.setContentsMargins(0, 0, 0, 0)
+        ol.setSpacing(0)
+        ol.addWidget(header)
+        ol.addWidget(self.stage, 1)
+
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.splitter)
+        self.stack.addWidget(self.overlap)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.splitter)
+        lay.addWidget(self.stack)
 
+        self._mode = "side"
+        self._split = 0.5
+        self._single_original = False
+        self._captions = ("Original", "Colorized")
         self._fit_mode = True
         self._syncing = False
         self.views = (self.original_view, self.colorized_view)
@@ -230,6 +353,113 @@ class CompareView(QWidget):
             for bar in (v.horizontalScrollBar(), v.verticalScrollBar()):
                 bar.valueChanged.connect(lambda _val, src=v: self._sync_scroll(src))
             v.installEventFilter(self)
+
+    # ---- view mode --------------------------------------------------------------------------
+    def mode(self) -> str:
+        """The view mode, one of :data:`VIEW_MODES`."""
+        return self._mode
+
+    def set_mode(self, mode: str) -> None:
+        """Show the pair side by side (``"side"``), as a split slider (``"split"``) or one at a time
+        (``"single"``, the colorized page first), keeping zoom and position.
+
+        Raises:
+            ValueError: an unknown mode.
+        """
+        if mode not in VIEW_MODES:
+            raise ValueError(f"view mode must be one of {', '.join(VIEW_MODES)}, not {mode!r}")
+        if mode == self._mode:
+            return
+        scroll = self.scroll_positions()[0]
+        before = self._mode
+        self._mode = mode
+        if mode == "single":
+            self._single_original = False
+        if mode == "side":
+            for v in self.views:
+                v.clearMask()
+            self.original_pane.take_view()
+            self.colorized_pane.take_view()
+            self.divider.hide()
+            self.stack.setCurrentWidget(self.splitter)
+        else:
+            if before == "side":
+                for v in self.views:
+                    v.setParent(self.stage)
+                    v.show()
+            self.stack.setCurrentWidget(self.overlap)
+            self._layout_stage()
+        self._update_captions()
+        if self._fit_mode:
+            self.fit()
+        else:
+            self._copy_transform(self.original_view)
+            self.original_view.horizontalScrollBar().setValue(scroll[0])
+            self.original_view.verticalScrollBar().setValue(scroll[1])
+            self._sync_scroll(self.original_view)
+        self.mode_changed.emit(mode)
+
+    def split_position(self) -> float:
+        """Where the split divider stands, 0 (left edge) to 1 (right edge) of the view."""
+        return self._split
+
+    def set_split_position(self, fraction: float) -> None:
+        """Move the split divider to ``fraction`` (0-1) of the view's width (clamped)."""
+        fraction = min(1.0, max(0.0, float(fraction)))
+        if fraction == self._split:
+            return
+        self._split = fraction
+        self._layout_stage()
+        self.split_moved.emit(fraction)
+
+    def divider_x(self) -> int:
+        """The divider's x position in the views' pixels (split mode)."""
+        return round(self._split * self.stage.width())
+
+    def showing_original(self) -> bool:
+        """In single mode: True while the original page is shown, False for the colorized one."""
+        return self._single_original
+
+    def flip(self) -> None:
+        """Switch between original and colorized at the same place (zoom and position kept).
+
+        In side-by-side or split mode this enters the single view on the original page (the
+        next flip shows the colorized page again).
+        """
+        if self._mode != "single":
+            self.set_mode("single")
+            self._single_original = True
+        else:
+            self._single_original = not self._single_original
+        self._layout_stage()
+        self._update_captions()
+        self.flipped.emit(self._single_original)
+
+    def _layout_stage(self) -> None:
+        if self._mode == "side":
+            return
+        rect = self.stage.rect()
+        for v in self.views:
+            v.setGeometry(rect)
+        if self._mode == "split":
+            x = self.divider_x()
+            if x <= 0:
+                self.original_view.clearMask()
+                self.original_view.lower()
+            else:
+                self.original_view.setMask(QRegion(0, 0, x, rect.height()))
+                self.original_view.raise_()
+            w = _Divider.WIDTH
+            self.divider.setGeometry(x - w // 2, 0, w, rect.height())
+            self.divider.show()
+            self.divider.raise_()
+        else:
+            self.divider.hide()
+            self.original_view.clearMask()
+            (self.original_view if self._single_original else self.colorized_view).raise_()
+
+    def _on_divider_dragged(self, x: int) -> None:
+        self.set_split_position(x / max(1, self.stage.width()))
 
     # ---- content ----------------------------------------------------------------------------
     def set_images(self, original: Optional[QImage], colorized: Optional[QImage],
@@ -265,8 +495,30 @@ class CompareView(QWidget):
         self._sync_scroll(self.original_view)
 
     def set_captions(self, original: str, colorized: str) -> None:
+        """Caption texts of the original and the colorized page (every mode shows them)."""
+        self._captions = (original, colorized)
+        self._update_captions()
+
+    def _update_captions(self) -> None:
+        original, colorized = self._captions
         self.original_pane.caption.setText(original)
         self.colorized_pane.caption.setText(colorized)
+        if self._mode == "split":
+            self.left_caption.setText(f"\u25c0 {original}")
+            self.right_caption.setText(f"{colorized} \u25b6")
+            self.right_caption.show()
+            self.left_caption.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        elif self._mode == "single":
+            self.left_caption.setText(original if self._single_original else colorized)
+            self.left_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.right_caption.hide()
+
+    def caption_text(self) -> str:
+        """What the captions say now, as one line (the visible ones, left to right)."""
+        if self._mode == "side":
+            return f"{self.original_pane.caption.text()} | {self.colorized_pane.caption.text()}"
+        parts = [self.left_caption.text()] + ([self.right_caption.text()] if self._mode == "split" else [])
+        return " | ".join(parts)
 
     # ---- zoom -------------------------------------------------------------------------------
     @property
@@ -291,7 +543,6 @@ class CompareView(QWidget):
         self._set_zoom(min(MAX_ZOOM, max(MIN_ZOOM, scale)))
         for v in self.views:
             v.centerOn(rect.center())
-
     def actual_size(self) -> None:
         """100 %: one screen pixel per page pixel, keeping the centre."""
         self._fit_mode = False

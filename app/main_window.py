@@ -24,8 +24,8 @@ from typing import Optional, Sequence, Union
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QProgressBar, QPushButton,
-                               QStatusBar, QTabWidget, QWidget)
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton, QStatusBar, QTabWidget, QWidget)
 
 from mangacolor.core.settings import Settings, load_settings
 
@@ -80,6 +80,7 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
         self._active_job: Optional[int] = None
         self._active_description = ""
         self._load_jobs: set[int] = set()
+        self._close_after_save = False
         self._closed = False
 
         self.worker_thread = WorkerThread(model_path, device, render_size, parent=self,
@@ -106,6 +107,8 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
         self.batch_tab.message.connect(self.show_message)
         self.trainer_tab.message.connect(self.show_message)
         self.trainer_tab.use_model.connect(self.load_model_dialog)  # "Use this model"
+        self.colorize_tab.model_requested.connect(self.load_model_dialog)  # the tab's model combo box
+        self.colorize_tab.save_finished.connect(self._on_save_finished)
         self.colorize_tab.page_shown.connect(self._on_page_shown)
         w = self.worker
         w.job_started.connect(self._on_job_started)
@@ -182,8 +185,8 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
         col_menu.addAction(self.cancel_action)
 
         view_menu = mb.addMenu("&View")
-        for name in ("fit", "actual_size", "zoom_in", "zoom_out", None, "next_page", "previous_page", None,
-                     "overlay", "fix"):
+        for name in ("fit", "actual_size", "zoom_in", "zoom_out", None, "view_side", "view_split", "view_single",
+                     "flip", None, "next_page", "previous_page", None, "overlay", "fix"):
             if name is None:
                 view_menu.addSeparator()
             else:
@@ -357,9 +360,46 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
         self.worker_thread.shutdown()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """Closing with colorized pages that were not saved asks first: Save All (then close when
+        every file is written), Discard, or Cancel (the window stays open)."""
+        unsaved = [] if self._closed else self.colorize_tab.unsaved_keys()
+        if unsaved:
+            choice = self.ask_unsaved(len(unsaved))
+            if choice == QMessageBox.StandardButton.SaveAll:
+                if self.colorize_tab.save_all():
+                    self._close_after_save = True
+                    self.show_message("Saving before closing\u2026", 0)
+                event.ignore()  # closed by _on_save_finished once the files are written
+                return
+            if choice != QMessageBox.StandardButton.Discard:
+                event.ignore()
+                return
         self.save_settings()
         self.shutdown()
         super().closeEvent(event)
+
+    def ask_unsaved(self, count: int) -> QMessageBox.StandardButton:
+        """Ask what to do with ``count`` unsaved colorized pages before closing.
+
+        Returns:
+            ``QMessageBox.StandardButton.SaveAll``, ``Discard`` or ``Cancel`` (Esc, the default
+            is Save All).
+        """
+        pages = f"{count} colorized page{'s' if count != 1 else ''}"
+        return QMessageBox.question(
+            self, "Unsaved colorized pages",
+            f"{pages} {'has' if count == 1 else 'have'} not been saved. Save them before closing?",
+            QMessageBox.StandardButton.SaveAll | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.SaveAll)
+
+    def _on_save_finished(self, _ok: int, failed: int) -> None:
+        if not self._close_after_save:
+            return
+        self._close_after_save = False
+        if failed:
+            self.show_message(f"Not closed: {failed} page{'s' if failed != 1 else ''} could not be written", 0)
+        else:
+            self.close()
 
     # ---- dialogs ----------------------------------------------------------------------------
     def open_settings(self, devices=None):

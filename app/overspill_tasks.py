@@ -70,6 +70,9 @@ class _AnalyzeTask(QRunnable):
             result = OverspillResult(report.page_score, report.near_line_score, len(report.regions),
                                      report.seconds, rgba_to_qimage(heatmap_rgba(report)), report)
             self.svc.analyzed.emit(self.generation, self.key, result)
+        except ValueError as e:  # a page the check cannot use (too small, wrong shape): one line
+            log.warning("overspill check of %s: %s", self.key, one_line(e))
+            self.svc.analysis_failed.emit(self.generation, self.key, one_line(e))
         except Exception as e:  # noqa: BLE001 - reported, never kills the pool thread
             log.exception("overspill check of %s failed", self.key)
             self.svc.analysis_failed.emit(self.generation, self.key, one_line(e))
@@ -98,6 +101,9 @@ class _FixTask(QRunnable):
             fixed = fix_overspill(self.lightness, ab, self.strength, report=report)
             rgb = combine_lab(self.lightness, fixed)
             self.svc.fixed.emit(self.generation, self.key, self.token, float(self.strength), rgb, report)
+        except ValueError as e:  # a page the fix cannot use (too small): one line
+            log.warning("overspill fix of %s: %s", self.key, one_line(e))
+            self.svc.fix_failed.emit(self.generation, self.key, self.token, one_line(e))
         except Exception as e:  # noqa: BLE001
             log.exception("overspill fix of %s failed", self.key)
             self.svc.fix_failed.emit(self.generation, self.key, self.token, one_line(e))

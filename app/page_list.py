@@ -86,6 +86,7 @@ class PageEntry:
         flagged_regions: number of regions the check flagged.
         fixed_rgb: uint8 (H, W, 3) the page with its overspill fixed at ``fixed_strength``.
         fixed_strength: the fix strength of ``fixed_rgb`` (None: none computed).
+        saved: the colorized result was written to a file (False again for a new result).
     """
 
     key: str
@@ -104,6 +105,7 @@ class PageEntry:
     flagged_regions: int = 0
     fixed_rgb: Optional[np.ndarray] = field(default=None, repr=False)
     fixed_strength: Optional[float] = None
+    saved: bool = False
     seq: int = field(default_factory=lambda: next(_seq), repr=False)
 
     def clear_result(self) -> None:

@@ -37,7 +37,9 @@ def page_size(path: Path) -> tuple[int, int]:
 @pytest.fixture
 def window(qtbot, tiny_model_path):
     w = MainWindow(model_path=tiny_model_path, render_size=128)
-    qtbot.addWidget(w)
+    # shut down before pytest-qt closes it: the end of a test is not a user closing the window
+    # (which asks about unsaved colorized pages)
+    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
     w.resize(1100, 750)
     w.show()
     yield w
@@ -189,7 +191,7 @@ def test_save_writes_page_size_png_and_never_overwrites_input(qtbot, window, bw_
 
 def test_missing_model_is_reported_and_worker_survives(qtbot, bw_pages, tiny_model_path, tmp_path):
     w = MainWindow(model_path=tmp_path / "nowhere.safetensors", render_size=128)
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
     try:
         w.show()
         # the status bar says why (the load was queued by the constructor, in the worker thread)
@@ -242,7 +244,7 @@ def test_shortcuts_settings_and_tabs(qtbot, window, bw_pages):
     ini = Path(os.environ["MANGACOLOR_CONFIG_DIR"]) / "mangacolor.ini"
     assert ini.exists() and "geometry" in ini.read_text()
     w2 = MainWindow(model_path=None, preload=False)
-    qtbot.addWidget(w2)
+    qtbot.addWidget(w2, before_close_func=MainWindow.shutdown)
     try:
         assert (w2.width(), w2.height()) == (760, 540)
     finally:
@@ -254,7 +256,7 @@ def test_missing_starter_model_gives_clear_status(qtbot, monkeypatch, tmp_path):
 
     monkeypatch.setattr(mangacolor.resources, "starter_model_path", lambda: tmp_path / "starter_model.safetensors")
     w = MainWindow()  # the default: the bundled starter model, loaded lazily in the worker
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
     try:
         w.show()
         qtbot.waitUntil(lambda: "cannot load" in w.device_label.text(), timeout=TIMEOUT_MS)

@@ -55,7 +55,7 @@ def volume(tmp_path, bw_pages) -> Path:
 
 def open_window(qtbot, model) -> MainWindow:
     w = MainWindow(model_path=model, render_size=128)
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
     w.resize(1100, 750)
     w.show()
     w.tabs.setCurrentWidget(w.batch_tab)

@@ -73,7 +73,7 @@ def colorful_model_path(tmp_path_factory):
 @pytest.fixture
 def window(qtbot, colorful_model_path):
     w = MainWindow(model_path=colorful_model_path, render_size=128)
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
     w.resize(1100, 750)
     w.show()
     yield w

@@ -46,7 +46,7 @@ class Finished(QObject):
 @pytest.fixture
 def window(qtbot, tiny_model_path):
     w = MainWindow(model_path=tiny_model_path, render_size=128)
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
     w.resize(1000, 700)
     w.show()
     yield w
@@ -97,7 +97,7 @@ def test_settings_dialog_round_trip_drives_worker_and_tab(qtbot, window, tmp_pat
 
     # a new window starts from the stored settings (the worker gets device and precision)
     w2 = MainWindow(preload=False)
-    qtbot.addWidget(w2)
+    qtbot.addWidget(w2, before_close_func=MainWindow.shutdown)
     try:
         assert w2.worker.device == "cpu" and w2.worker.half is False
         assert w2.colorize_tab.render_size() == 640
@@ -111,7 +111,7 @@ def test_schema_1_settings_are_migrated_for_the_window(qtbot):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"schema_version": 1, "gpu": False, "size": 768, "overspill_threshold_percent": 8}))
     w = MainWindow(preload=False)
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
     try:
         assert w.prefs.device == "cpu" and w.prefs.render_size == 768
         assert w.worker.device == "cpu" and w.colorize_tab.render_size() == 768

@@ -39,7 +39,7 @@ def color_folders(shared_data, tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture
 def window(qtbot, tiny_model_path):
     w = MainWindow(model_path=tiny_model_path, render_size=128)
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
     w.resize(1200, 800)
     w.show()
     w.tabs.setCurrentWidget(w.trainer_tab)

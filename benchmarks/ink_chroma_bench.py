@@ -14,7 +14,8 @@ faded as in the default pipeline); the prediction is written out two ways:
 Each is converted back from sRGB (what a viewer shows) and measured on the ink mask of the
 original gray page (:func:`mangacolor.core.overspill.ink_mask`): mean chroma C*ab of the ink
 pixels, the fraction of ink pixels with C*ab > 2 (visible), the mean |dL*| against the page's own
-L*, and the overspill page score of ``mangacolor check`` (flagged above 0.01).
+L*, and the overspill page score (flagged above 0.01) twice: as ``mangacolor check`` reads it from
+the written sRGB file, and as the batch records it (on the a*b* before the sRGB conversion).
 
 Usage::
 
@@ -49,16 +50,19 @@ def _random_ab(shape, seed=0) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def _measure(rgb: np.ndarray, L: np.ndarray, gray: np.ndarray, ink: np.ndarray) -> dict:
+def _measure(ab: np.ndarray, L: np.ndarray, gray: np.ndarray, ink: np.ndarray) -> dict:
     from mangacolor.core.color import srgb_to_lab
     from mangacolor.core.overspill import analyze
+    from mangacolor.core.pipeline import combine_lab
 
-    lab = srgb_to_lab(rgb)
+    lab = srgb_to_lab(combine_lab(L, ab))
     c = np.hypot(lab[..., 1], lab[..., 2])
-    rep = analyze(L, lab[..., 1:], gray=gray)
+    rep = analyze(L, lab[..., 1:], gray=gray)  # what `mangacolor check` reads from the written file
+    rep_ab = analyze(L, ab, gray=gray, ink=ink)  # what the batch records (its a*b* before sRGB)
     return {"ink_chroma": float(c[ink].mean()), "ink_visible": float((c[ink] > VISIBLE).mean()),
             "page_chroma": float(c[~ink].mean()), "dL": float(np.abs(lab[..., 0] - L).mean()),
-            "page_score": float(rep.page_score), "flagged": bool(rep.flagged)}
+            "page_score": float(rep.page_score), "flagged": bool(rep.flagged),
+            "page_score_ab": float(rep_ab.page_score), "flagged_ab": bool(rep_ab.flagged)}
 
 
 def main(argv=None) -> int:
@@ -78,7 +82,7 @@ def main(argv=None) -> int:
 
     from mangacolor.core.imageio import atomic_write_bytes, collect_sources
     from mangacolor.core.overspill import fix_overspill, ink_mask, neutralize_ink
-    from mangacolor.core.pipeline import PAPER_WHITE, combine_lab, fade_paper_white, page_lightness
+    from mangacolor.core.pipeline import PAPER_WHITE, fade_paper_white, page_lightness
 
     warnings.filterwarnings("ignore", message="Conversion from CIE-LAB")  # skimage's gamut clipping note
     cv2.setNumThreads(args.threads)
@@ -108,18 +112,17 @@ def main(argv=None) -> int:
             res = colorizer.colorize_page(page)  # the default output
             seconds = time.perf_counter() - t0
             ab_raw = colorizer.predict_ab(L)[0]  # the same prediction before the ink is neutralized
-            neutral, ab_neutral = res.rgb, res.ab
+            ab_neutral = res.ab
         else:
             ab_raw = fade_paper_white(_random_ab(L.shape), L, PAPER_WHITE)
             t0 = time.perf_counter()
             ab_neutral = neutralize_ink(L, ab_raw, gray=gray)
-            neutral = combine_lab(L, ab_neutral)
             seconds = time.perf_counter() - t0
         row = {"page": src.rel.as_posix(), "size": list(page.size), "ink_fraction": float(ink.mean()),
                "seconds": round(seconds, 3),
-               "kept": _measure(combine_lab(L, ab_raw), L, gray, ink), "neutral": _measure(neutral, L, gray, ink)}
+               "kept": _measure(ab_raw, L, gray, ink), "neutral": _measure(ab_neutral, L, gray, ink)}
         if args.with_fix:
-            row["fixed"] = _measure(combine_lab(L, fix_overspill(L, ab_neutral, gray=gray)), L, gray, ink)
+            row["fixed"] = _measure(fix_overspill(L, ab_neutral, gray=gray), L, gray, ink)
         rows.append(row)
         k, n = row["kept"], row["neutral"]
         print(f"{row['page']}: ink C* {k['ink_chroma']:.2f} -> {n['ink_chroma']:.2f}, visible "
@@ -132,17 +135,22 @@ def main(argv=None) -> int:
     summary = {}
     for which in ("kept", "neutral") + (("fixed",) if args.with_fix else ()):
         vals = {key: np.array([r[which][key] for r in rows], np.float64)
-                for key in ("ink_chroma", "ink_visible", "page_chroma", "dL", "page_score")}
+                for key in ("ink_chroma", "ink_visible", "page_chroma", "dL", "page_score", "page_score_ab")}
         summary[which] = {**{f"mean_{k}": round(float(v.mean()), 4) for k, v in vals.items()},
                           "page_score_range": [round(float(vals["page_score"].min()), 4),
                                                round(float(vals["page_score"].max()), 4)],
-                          "flagged": int(sum(r[which]["flagged"] for r in rows))}
+                          "page_score_ab_range": [round(float(vals["page_score_ab"].min()), 4),
+                                                  round(float(vals["page_score_ab"].max()), 4)],
+                          "flagged": int(sum(r[which]["flagged"] for r in rows)),
+                          "flagged_ab": int(sum(r[which]["flagged_ab"] for r in rows))}
     print(f"\nmodel {model_label}; {len(rows)} pages")
     for which, s in summary.items():
         print(f"{which:8s} ink C*ab mean {s['mean_ink_chroma']:.2f}, ink pixels with C*ab > {VISIBLE:g}: "
               f"{s['mean_ink_visible']:.1%}, non-ink C*ab {s['mean_page_chroma']:.2f}, |dL*| {s['mean_dL']:.2f}, "
               f"page score mean {s['mean_page_score']:.4f} ({s['page_score_range'][0]:.4f}-"
-              f"{s['page_score_range'][1]:.4f}), flagged {s['flagged']} of {len(rows)}")
+              f"{s['page_score_range'][1]:.4f}), flagged {s['flagged']} of {len(rows)}; batch (a*b*) page score "
+              f"mean {s['mean_page_score_ab']:.4f} ({s['page_score_ab_range'][0]:.4f}-{s['page_score_ab_range'][1]:.4f}), "
+              f"flagged {s['flagged_ab']} of {len(rows)}")
     if args.json:
         out = {"model": model_label, "pages": rows, "summary": summary, "threads": args.threads,
                "cpu_count": os.cpu_count()}

@@ -39,10 +39,10 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QColor, QDesktopServices, QIcon, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListView, QListWidget,
-                               QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QSplitter, QStyle, QToolBar,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame,
+                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListView, QListWidget,
+                               QListWidgetItem, QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QStyle,
+                               QToolBar, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from mangacolor.core.archive import ArchiveError
 from mangacolor.core.batch import IMAGE_FORMATS, OUTPUT_FORMATS, BatchError, BatchSettings, PageEvent
@@ -71,6 +71,11 @@ WAITING, RUNNING, PAUSED, FINISHED, CANCELLED_STATE, FAILED_STATE = (
     "waiting", "running", "paused", "done", "cancelled", "failed")
 #: States kept in the queue file (offered again after a restart).
 UNFINISHED = (WAITING, RUNNING, PAUSED)
+#: "Write to" choices: short text for the combo box, the full meaning for its tooltip.
+_OUTPUT_TEXT = {"folder": ("Folder", "Folder: the pages in the input's folder structure"),
+                "cbz": (".cbz per chapter", ".cbz per chapter: one comic archive per input folder or archive")}
+_OUTDIR_PLACEHOLDER = "next to each input"
+_OUTDIR_TIP = "Empty: a folder <name>_colorized next to each input"
 _STATE_TEXT = {WAITING: "Waiting", RUNNING: "Running", PAUSED: "Paused", FINISHED: "Done",
                CANCELLED_STATE: "Cancelled", FAILED_STATE: "Failed"}
 _STATE_COLOR = {WAITING: QColor(90, 140, 220), RUNNING: QColor(215, 135, 20), PAUSED: QColor(110, 110, 110),
@@ -111,7 +116,8 @@ class BatchSpec:
         output_format: ``folder`` (mirror the inputs) or ``cbz``.
         render_size: short side in pixels the network runs at; None: the model's own.
         fix_overspill: flatten chroma per line-bounded region (DESIGN.md 5).
-        skip_colored: copy already-colored pages through unchanged (on by default here).
+        skip_colored: copy already-colored pages through unchanged (off by default, as in the
+            ``colorize`` command, :class:`mangacolor.core.batch.BatchSettings`).
         quality: JPEG/WebP quality 1-100.
         state: one of waiting, running, paused, done, cancelled, failed.
         done: pages finished (colorized, skipped or resumed) when last seen.
@@ -126,7 +132,7 @@ class BatchSpec:
     output_format: str = "folder"
     render_size: Optional[int] = None
     fix_overspill: bool = False
-    skip_colored: bool = True
+    skip_colored: bool = False
     quality: int = 95
     state: str = WAITING
     done: int = 0
@@ -516,6 +522,7 @@ class BatchTab(LocalFileDropMixin, QWidget):
         self.table.setUniformRowHeights(True)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # paths keep their last folder in view
         hdr = self.table.header()
         hdr.setStretchLastSection(True)
         for col, width in ((0, 200), (1, 210), (2, 130), (3, 70), (4, 60)):
@@ -558,11 +565,15 @@ class BatchTab(LocalFileDropMixin, QWidget):
         self.format_combo.currentIndexChanged.connect(lambda _i: self._apply_panel("image_format"))
         self.output_combo = QComboBox(self.settings_box)
         for f in OUTPUT_FORMATS:
-            self.output_combo.addItem({"folder": "Folder (same structure as the input)",
-                                       "cbz": ".cbz archive per chapter"}.get(f, f), f)
+            text, tip = _OUTPUT_TEXT.get(f, (f, f))
+            self.output_combo.addItem(text, f)
+            self.output_combo.setItemData(self.output_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.output_combo.setToolTip("\n".join(tip for _, tip in _OUTPUT_TEXT.values()))
         self.output_combo.currentIndexChanged.connect(lambda _i: self._apply_panel("output_format"))
         self.outdir_edit = QLineEdit(self.settings_box)
-        self.outdir_edit.setPlaceholderText("next to the input (<name>_colorized)")
+        self.outdir_edit.setPlaceholderText(_OUTDIR_PLACEHOLDER)
+        self.outdir_edit.setToolTip(_OUTDIR_TIP)
+        self.outdir_edit.textChanged.connect(self._on_outdir_text)
         self.outdir_edit.editingFinished.connect(lambda: self._apply_panel("outdir"))
         self.outdir_button = QPushButton("\u2026", self.settings_box)
         self.outdir_button.setToolTip("Choose the output folder")
@@ -588,6 +599,13 @@ class BatchTab(LocalFileDropMixin, QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
         self.settings_box.setMinimumWidth(260)
+        # in a scroll area: a short window scrolls the settings instead of cutting their last lines
+        self.settings_area = QScrollArea(self)
+        self.settings_area.setWidget(self.settings_box)
+        self.settings_area.setWidgetResizable(True)
+        self.settings_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.settings_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.settings_area.setMinimumWidth(self.settings_box.minimumWidth() + 16)
 
         top = QSplitter(Qt.Orientation.Horizontal, self)
         queue_w = QWidget(top)
@@ -597,7 +615,7 @@ class BatchTab(LocalFileDropMixin, QWidget):
         ql.addWidget(self.table, 1)
         ql.addWidget(self.empty_label)
         top.addWidget(queue_w)
-        top.addWidget(self.settings_box)
+        top.addWidget(self.settings_area)
         top.setStretchFactor(0, 1)
         top.setStretchFactor(1, 0)
         top.setChildrenCollapsible(False)
@@ -1229,7 +1247,7 @@ class BatchTab(LocalFileDropMixin, QWidget):
         self.outdir_edit.setEnabled(one)
         self.outdir_button.setEnabled(one)
         if not keys:
-            self.outdir_edit.setPlaceholderText("next to each input (<name>_colorized)")
+            self.outdir_edit.setPlaceholderText(_OUTDIR_PLACEHOLDER)
         self._update_actions()
 
     def _load_panel(self, s: BatchSpec) -> None:
@@ -1306,6 +1324,12 @@ class BatchTab(LocalFileDropMixin, QWidget):
         self._save()
         if key in self.selected_keys():
             self._load_panel(new)
+
+    def _on_outdir_text(self, text: str) -> None:
+        """A long path does not fit the field: its tooltip always has the whole of it."""
+        text = text.strip()
+        self.outdir_edit.setToolTip(f"{text}\n(empty: a folder <name>_colorized next to each input)" if text
+                                    else _OUTDIR_TIP)
 
     def _browse_outdir(self) -> None:
         start = self.outdir_edit.text() or settings_dir_value(self.settings, "batch/last_output", str(Path.home()))

@@ -19,6 +19,8 @@ from PIL import Image
 
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import Qt  # noqa: E402
+
 from conftest import drop_files, small_jpeg  # noqa: E402
 from mangacolor.app import batch_tab as batch_mod  # noqa: E402
 from mangacolor.app.batch_tab import (FINISHED, PAUSED, BatchSpec, load_queue, queue_path,  # noqa: E402
@@ -73,7 +75,8 @@ def test_batch_tab_runs_the_queue_and_reports_progress(qtbot, tiny_model_path, c
         assert s1.inputs == [str(chapter)] and s2.inputs == [str(volume)]
         assert Path(s1.outdir) == chapter.parent / "chapter_colorized"
         assert Path(s2.outdir) == volume.parent / "vol_colorized"
-        assert s1.skip_colored and s1.total == 10 and s2.total == 3
+        assert not s1.skip_colored and not s2.skip_colored  # off by default, as in the command line
+        assert s1.total == 10 and s2.total == 3
         assert s1.model == str(tiny_model_path)  # the Colorize tab's model
         # per-job settings through the panel: the archive job writes a .cbz, as WebP pages
         tab.select(k2)
@@ -82,6 +85,9 @@ def test_batch_tab_runs_the_queue_and_reports_progress(qtbot, tiny_model_path, c
         tab.format_combo.setCurrentIndex(tab.format_combo.findData("webp"))
         assert (tab.spec(k2).output_format, tab.spec(k2).image_format) == ("cbz", "webp")
         assert tab.spec(k1).output_format == "folder"  # the other job is unchanged
+        tab.select(k1)  # the chapter job copies its color insert through unchanged
+        tab.skip_check.setChecked(True)
+        assert tab.spec(k1).skip_colored and not tab.spec(k2).skip_colored
         saved = json.loads(queue_path().read_text())["jobs"]
         assert [j["key"] for j in saved] == [k1, k2] and saved[1]["output_format"] == "cbz"
 
@@ -214,7 +220,45 @@ def test_queue_file_keeps_unfinished_jobs_only(tmp_path):
     back = load_queue(path)
     assert [s.key for s in back] == ["a", "c"]
     assert back[0].state == PAUSED and back[0].done == 3  # was running when the app stopped
-    assert back[1].settings().render_size == 256 and back[1].settings().skip_colored
+    assert back[1].settings().render_size == 256 and not back[1].settings().skip_colored  # the default: off
     path.write_text("{not json")
     assert load_queue(path) == []
     assert load_queue(tmp_path / "missing.json") == []
+
+
+def test_batch_defaults_agree_with_the_command_line_and_settings_fit(qtbot, tiny_model_path, tmp_path):
+    from PySide6.QtCore import QPoint
+
+    from mangacolor.core.batch import BatchSettings
+    from mangacolor.core.cli import build_parser
+
+    args = build_parser().parse_args(["colorize", "in", "-o", "out"])
+    assert args.skip_colored is False and BatchSettings().skip_colored is False
+    w = open_window(qtbot, tiny_model_path)
+    tab = w.batch_tab
+    try:
+        qtbot.waitExposed(w)
+        assert tab.defaults.skip_colored is False and not tab.skip_check.isChecked()
+        assert BatchSpec(key="k", inputs=["a"], outdir="b").skip_colored is False
+
+        # "Write to": every choice fits its box at the window's default size; the whole text is
+        # in the tooltips
+        combo = tab.output_combo
+        arrow = combo.style().pixelMetric(combo.style().PixelMetric.PM_ScrollBarExtent) + 12
+        for i in range(combo.count()):
+            text = combo.itemText(i)
+            assert combo.fontMetrics().horizontalAdvance(text) + arrow <= combo.width(), (text, combo.width())
+            assert combo.itemData(i, Qt.ItemDataRole.ToolTipRole).startswith(text)
+        edit = tab.outdir_edit
+        assert edit.fontMetrics().horizontalAdvance(edit.placeholderText()) + 12 <= edit.width()
+        long_path = str(tmp_path / "a very long output folder name" / "for the colorized chapters" / "vol 01")
+        edit.setText(long_path)
+        assert edit.toolTip().splitlines()[0] == long_path
+        # the note under the settings is shown whole or can be scrolled to, never cut off
+        note = tab.settings_note
+        tab.settings_area.ensureWidgetVisible(note)
+        top_left = note.mapTo(tab.settings_area.viewport(), QPoint(0, 0))
+        assert tab.settings_area.viewport().rect().contains(top_left)
+        assert top_left.y() + note.height() <= tab.settings_area.viewport().height() + 1
+    finally:
+        w.shutdown()

@@ -35,10 +35,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QAction, QPalette, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QPlainTextEdit,
-                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStyle,
-                               QTableWidget, QTableWidgetItem, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QPlainTextEdit,
+                               QProgressBar, QPushButton, QRadioButton, QScrollArea, QSizePolicy, QSpinBox,
+                               QSplitter, QStyle, QTableWidget, QTableWidgetItem, QToolBar, QVBoxLayout, QWidget)
 
 from mangacolor.core.training.config import LOSSES, PRESETS, ConfigError, TrainConfig
 
@@ -334,12 +334,29 @@ class TrainerTab(LocalFileDropMixin, QWidget):
         self.lr_spin.setRange(1e-6, 1.0)
         self.lr_spin.setSingleStep(1e-4)
         self.lr_spin.setToolTip("Peak learning rate")
+        # how long: N epochs or N optimizer steps, one of the two (the other field is disabled)
         self.epochs_spin = QSpinBox(model_box)
         self.epochs_spin.setRange(1, 10000)
+        self.epochs_spin.setSuffix(" epochs")
+        self.epochs_spin.setToolTip("Passes over the training images")
         self.steps_spin = QSpinBox(model_box)
-        self.steps_spin.setRange(0, 10_000_000)
-        self.steps_spin.setSpecialValueText("by epochs")
-        self.steps_spin.setToolTip("Optimizer steps of the run (overrides the epochs when set)")
+        self.steps_spin.setRange(1, 10_000_000)
+        self.steps_spin.setValue(1000)
+        self.steps_spin.setSuffix(" steps")
+        self.steps_spin.setToolTip("Optimizer steps of the run, whatever the number of epochs they make")
+        self.epochs_radio = QRadioButton("Epochs", model_box)
+        self.steps_radio = QRadioButton("Steps", model_box)
+        self.duration_group = QButtonGroup(self)
+        self.duration_group.addButton(self.epochs_radio)
+        self.duration_group.addButton(self.steps_radio)
+        self.epochs_radio.setChecked(True)
+        self.epochs_radio.toggled.connect(self._on_duration_toggled)
+        self._on_duration_toggled(True)
+        duration = QWidget(model_box)
+        dl2 = QFormLayout(duration)
+        dl2.setContentsMargins(0, 0, 0, 0)
+        dl2.addRow(self.epochs_radio, self.epochs_spin)
+        dl2.addRow(self.steps_radio, self.steps_spin)
         self.batch_spin = QSpinBox(model_box)
         self.batch_spin.setRange(1, 1024)
         self.size_spin = QSpinBox(model_box)
@@ -360,8 +377,7 @@ class TrainerTab(LocalFileDropMixin, QWidget):
         form.addRow(self.preset_note)
         form.addRow("Loss", self.loss_combo)
         form.addRow("Learning rate", self.lr_spin)
-        form.addRow("Epochs", self.epochs_spin)
-        form.addRow("Steps", self.steps_spin)
+        form.addRow("Train for", duration)
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Crop size", self.size_spin)
         form.addRow("Device", self.device_combo)
@@ -486,6 +502,7 @@ class TrainerTab(LocalFileDropMixin, QWidget):
             axis = item.getAxis(ax)
             axis.setPen(pg.mkPen(fg))
             axis.setTextPen(pg.mkPen(fg))
+        item.getAxis("bottom").enableAutoSIPrefix(False)  # steps are whole numbers, never "x0.001"
         item.showGrid(x=True, y=True, alpha=0.2)
         w.setMinimumHeight(150)
         w.setMenuEnabled(False)
@@ -620,11 +637,26 @@ class TrainerTab(LocalFileDropMixin, QWidget):
             self.loss_combo.setCurrentIndex(max(0, self.loss_combo.findData(cfg.loss)))
             self.lr_spin.setValue(cfg.lr)
             self.epochs_spin.setValue(cfg.epochs)
-            self.steps_spin.setValue(cfg.max_steps)
+            if cfg.max_steps > 0:
+                self.steps_spin.setValue(cfg.max_steps)
+            self.set_train_by_steps(cfg.max_steps > 0)
             self.batch_spin.setValue(cfg.batch_size)
             self.size_spin.setValue(cfg.size)
         finally:
             self._loading = False
+
+    def train_by_steps(self) -> bool:
+        """True when the run is N optimizer steps, False when it is N epochs."""
+        return self.steps_radio.isChecked()
+
+    def set_train_by_steps(self, by_steps: bool) -> None:
+        """Train for the steps field's number of steps (True) or the epochs field's epochs (False)."""
+        (self.steps_radio if by_steps else self.epochs_radio).setChecked(True)
+
+    def _on_duration_toggled(self, _checked: bool) -> None:
+        by_steps = self.steps_radio.isChecked()
+        self.steps_spin.setEnabled(by_steps)
+        self.epochs_spin.setEnabled(not by_steps)
 
     def preset(self) -> str:
         """The chosen preset's name (a key of :data:`PRESETS`)."""
@@ -645,7 +677,7 @@ class TrainerTab(LocalFileDropMixin, QWidget):
             "loss": self.loss_combo.currentData(),
             "lr": float(self.lr_spin.value()),
             "epochs": int(self.epochs_spin.value()),
-            "max_steps": int(self.steps_spin.value()),
+            "max_steps": int(self.steps_spin.value()) if self.train_by_steps() else 0,
             "batch_size": int(self.batch_spin.value()),
             "size": size,
             "device": self.device_combo.currentData(),
@@ -798,6 +830,7 @@ class TrainerTab(LocalFileDropMixin, QWidget):
         ev = payload
         if kind == "started":
             self.total_steps = int(ev.total_steps)
+            self._set_step_range(self.total_steps)
             self.run_folder = Path(ev.data.get("out", "")) if ev.data.get("out") else self.run_folder
             self.progress_bar.setRange(0, max(1, self.total_steps))
             self.progress_bar.setValue(int(ev.step))
@@ -903,6 +936,15 @@ class TrainerTab(LocalFileDropMixin, QWidget):
         self.training_ended.emit(result, text)
 
     # ---- views ------------------------------------------------------------------------------
+    def _set_step_range(self, total: int) -> None:
+        """Every plot's x axis spans the whole run, step 0 to ``total`` (a single point, such as
+        the first validation, is then drawn where it belongs instead of on a range of its own)."""
+        for p in (self.loss_plot, self.psnr_plot, self.ratio_plot):
+            item = p.getPlotItem()
+            item.setXRange(0, max(1, int(total)), padding=0.02)
+            item.enableAutoRange(axis="x", enable=False)
+            item.enableAutoRange(axis="y", enable=True)
+
     def _reset_views(self) -> None:
         self.train_steps, self.train_losses, self.history = [], [], []
         for c in (self.train_curve, self.val_curve, self.psnr_curve, self.ssim_curve, self.cf_curve):

@@ -69,6 +69,7 @@ def test_trainer_tab_starts_shows_progress_and_cancels_cleanly(qtbot, window, co
     tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("quick"))
     tab.size_spin.setValue(48)
     tab.batch_spin.setValue(4)
+    tab.set_train_by_steps(True)
     tab.steps_spin.setValue(40)
     tab.device_combo.setCurrentIndex(tab.device_combo.findData("cpu"))
     qtbot.waitUntil(lambda: tab.base_combo.count() > 2, timeout=TIMEOUT_MS)  # the library is listed
@@ -147,3 +148,45 @@ def test_unusable_data_fails_with_one_line(qtbot, window, bw_pages, tmp_path):
     # no folder at all: said at once, nothing submitted
     tab.data_list.clear()
     assert tab.start() is None and "color images" in window.last_message
+
+
+def test_epochs_or_steps_is_one_choice_and_one_point_plots_on_the_run_axis(qtbot, window, color_folders, tmp_path):
+    tab = window.trainer_tab
+    train, val = color_folders
+    tab.add_data_folders([train])
+    tab.set_validation_folder(val)
+    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("quick"))
+    tab.size_spin.setValue(48)
+    tab.batch_spin.setValue(4)
+    tab.device_combo.setCurrentIndex(tab.device_combo.findData("cpu"))
+    # both fields filled in: only the chosen one counts, the other is disabled
+    tab.set_train_by_steps(True)
+    tab.steps_spin.setValue(30)
+    tab.set_train_by_steps(False)
+    tab.epochs_spin.setValue(2)
+    assert tab.epochs_spin.isEnabled() and not tab.steps_spin.isEnabled()
+    cfg = tab.build_config()
+    assert (cfg.epochs, cfg.max_steps) == (2, 0)
+    tab.set_train_by_steps(True)
+    assert tab.steps_spin.isEnabled() and not tab.epochs_spin.isEnabled()
+    assert tab.build_config().max_steps == 30
+    tab.set_train_by_steps(False)
+
+    seen = {}
+
+    def on_validated(step, metrics):
+        if "first" not in seen:  # the plots as drawn with a single validation point
+            item = tab.psnr_plot.getPlotItem()
+            item.getViewBox().updateAutoRange()
+            seen["first"] = (step, item.getViewBox().viewRange()[0], item.getAxis("bottom").labelString())
+
+    tab.validated.connect(on_validated)
+    with qtbot.waitSignal(tab.training_ended, timeout=TIMEOUT_MS) as blocker:
+        tab.start(small_run(tab, tmp_path / "run"))
+    assert blocker.args[0] == "finished", blocker.args
+    # 2 epochs ran, not 30 steps: the last validation is at epoch 2.0
+    assert tab.history[-1]["epoch"] == pytest.approx(2.0) and tab.train_steps[-1] == tab.total_steps
+    step, (x0, x1), label = seen["first"]
+    assert step == 0
+    assert "x0.001" not in label and "step" in label
+    assert x0 <= 0 <= x1 and x0 > -0.1 * tab.total_steps and x1 >= tab.total_steps  # the run's own axis

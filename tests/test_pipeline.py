@@ -145,3 +145,16 @@ def test_a_flat_gray_fill_keeps_its_color_where_sauvola_marks_its_rim(bw_pages):
     kept = np.abs(out[rim] - ab[rim]).max(axis=1) < 1e-3
     assert kept.mean() > 0.97  # the fill keeps its color, rim included (a few corner pixels excepted)
     assert (ink_alpha(g, ink=ink)[:, x0:][g[:, x0:] == 255] == 0).all()  # blank paper: nothing to neutralize
+
+
+def test_the_window_path_colorize_sources_keeps_ink_neutral(colorizer, bw_pages, tmp_path):
+    """The window's Colorize runs :func:`colorize_sources` (app/worker.py): it gets the neutral ink too."""
+    from mangacolor.core.imageio import write_image
+    from mangacolor.core.overspill import ink_alpha
+
+    page = _smaller(read_page(bw_pages[2]), 500)
+    f = write_image(tmp_path / "p.png", page.rgb)
+    (res,) = list(colorize_sources(colorizer, collect_sources([f])))
+    line = ink_alpha(res.page.gray) == 1.0
+    assert line.mean() > 0.02 and np.abs(res.result.ab[line]).max() == 0.0
+    assert np.hypot(*res.result.ab[~line].T).max() > 0.0  # the rest keeps its predicted color

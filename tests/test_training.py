@@ -559,3 +559,46 @@ def test_fine_tune_adds_hint_inputs_and_trains_on_simulated_hints(color_dir, tmp
     fresh = build_model(card["architecture"])
     assert any(not torch.equal(a, b) for (k, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items())
                if k.startswith("hint_encoder."))
+
+
+class _Died(Exception):
+    """Stands for a kill -9: the run stops at once, with no state written for its last steps."""
+
+
+def test_resume_after_a_kill_logs_the_same_train_loss_and_training_minutes(color_dir, tmp_path, monkeypatch):
+    from mangacolor.core.training import trainer as trainer_mod
+
+    ticks = iter(range(10**6))  # a clock that moves one second per reading: two readings per step
+    monkeypatch.setattr(trainer_mod, "_clock", lambda: float(next(ticks)))
+    total = 10
+    kw = dict(max_steps=total, checkpoint_every=3, val_every=5, log_every=5)
+
+    def die_at_step_7(ev):
+        if ev.kind == "step" and ev.step == 7:  # the state is at step 6 (the last checkpoint)
+            raise _Died()
+
+    killed = tmp_path / "killed"
+    with pytest.raises(_Died):
+        Trainer(_cfg(color_dir, killed, **kw), callbacks=die_at_step_7).run()
+    assert load_state(killed)[1]["step"] == 6
+    resumed = Trainer.resume_from(killed).run()
+    straight = Trainer(_cfg(color_dir, tmp_path / "straight", **kw)).run()
+    assert resumed["step"] == straight["step"] == total
+
+    def last_log_row(run: Path) -> dict:
+        lines = (run / "train_log.csv").read_text().splitlines()
+        return dict(zip(lines[0].split(","), lines[-1].split(",")))
+
+    a, b = last_log_row(killed), last_log_row(tmp_path / "straight")
+    assert a["step"] == b["step"] == str(total)
+    assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-4)  # the mean of the same 5 steps
+    ha = json.loads((killed / "metrics.json").read_text())["history"]
+    hb = json.loads((tmp_path / "straight" / "metrics.json").read_text())["history"]
+    assert [m["step"] for m in ha] == [m["step"] for m in hb] == [0, 5, 10]
+    for ma, mb in zip(ha[1:], hb[1:]):
+        assert ma["train_loss"] == pytest.approx(mb["train_loss"], rel=1e-4)
+    # training time counts the steps only (one second each here), the killed ones and the restart not
+    assert resumed["seconds"] == straight["seconds"] == float(total)
+    card_a, card_b = read_card(killed / "last.safetensors"), read_card(tmp_path / "straight" / "last.safetensors")
+    assert card_a["training"]["minutes"] == card_b["training"]["minutes"] == round(total / 60.0, 2)
+    assert float(a["elapsed_s"]) == float(b["elapsed_s"]) == float(total)

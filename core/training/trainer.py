@@ -27,6 +27,12 @@ What one run does (DESIGN.md 3):
 6. checkpoints ``best`` and ``last`` (safetensors + model card) and a training state
    (:mod:`.state`) that resumes at the same step with the same learning rate.
 
+Training time (the card's ``minutes``, the summary's ``seconds``, ``elapsed_s`` in the logs)
+counts the optimizer steps only: not the start-up, validations, checkpoints or pauses. The state
+keeps it and the recent step losses, so a run resumed after an interruption (even ``kill -9``)
+logs the same training loss and the same training time as an uninterrupted run, up to its last
+saved state.
+
 Run folder layout: ``config.json``, ``last.safetensors``/``last.json``, ``best.safetensors``/
 ``best.json``, ``training_state.safetensors``, ``metrics.csv``, ``metrics.json``,
 ``train_log.csv``, ``preview.png`` and ``previews/step_NNNNNN.png``.
@@ -63,6 +69,9 @@ from .config import ConfigError, TrainConfig
 from .data import ColorCropDataset, LazyImages, find_images, group_key, load_color_images, scan_color_images
 from .state import STATE_FILE, StateError, load_state, restore_rng, save_state
 from . import zhang
+
+#: The clock that training time is measured with (seconds; monotonic).
+_clock = time.perf_counter
 
 __all__ = ["Trainer", "TrainEvent", "TrainError", "DataSplit", "prepare_data", "build_training_model",
            "compute_loss", "preview_grid", "lr_factor"]
@@ -747,7 +756,12 @@ class Trainer:
         return card
 
     def _elapsed(self) -> float:
-        return self._elapsed_before + (time.time() - self._t_start)
+        """Training time in seconds: the optimizer steps of this run, resumed ones included."""
+        return self._train_seconds
+
+    def _loss_window(self) -> int:
+        """How many recent step losses the logs average over (and the state keeps)."""
+        return max(1, self.config.log_every, self.steps_per_epoch)
 
     def _write_checkpoint(self, name: str, final: bool, metrics: Optional[dict]) -> Path:
         self.model.eval()
@@ -765,7 +779,8 @@ class Trainer:
             "config": self.config.to_dict(),
             "history": self.history, "baseline": self.baseline,
             "best": {"value": self.best_value, "step": self.best_step},
-            "elapsed_seconds": self._elapsed(), "finished": finished,
+            "elapsed_seconds": self._elapsed(), "training_seconds": self._elapsed(), "finished": finished,
+            "recent_losses": [float(v) for v in self._losses[-self._loss_window():]],
             "data": {"train": len(self.data.train_paths), "validation": len(self.data.val_paths),
                      "fingerprint": self.data_fingerprint},
             "base_card": self.base_card, "provenance": self.provenance,
@@ -995,7 +1010,7 @@ class Trainer:
         self.best_value = None
         self.best_step = None
         self.step = 0
-        self._elapsed_before = 0.0
+        self._train_seconds = 0.0
         self._validated_step = None
         if self._resume_info is not None:
             self._restore_state()
@@ -1051,7 +1066,8 @@ class Trainer:
         self.baseline = dict(info.get("baseline") or {})
         self.best_value = info.get("best", {}).get("value")
         self.best_step = info.get("best", {}).get("step")
-        self._elapsed_before = float(info.get("elapsed_seconds", 0.0))
+        self._train_seconds = float(info.get("training_seconds", info.get("elapsed_seconds", 0.0)))
+        self._losses = [float(v) for v in info.get("recent_losses") or []]
         if self.history and self.history[-1].get("step") == self.step:
             self._validated_step = self.step
 
@@ -1089,13 +1105,11 @@ class Trainer:
             TrainError: unusable data or model (before any step).
         """
         c = self.config
-        self._t_start = time.time()
-        self._elapsed_before = 0.0
+        self._train_seconds = 0.0
         threads_before = torch.get_num_threads()
         try:
             self._setup()
             c = self.config  # "auto" loss resolved
-            self._t_start = time.time()
             self.out.mkdir(parents=True, exist_ok=True)
             if self.main:
                 c.save(self.out / "config.json")
@@ -1147,6 +1161,7 @@ class Trainer:
                     status = "cancelled" if self.progress.cancelled else "stopped"
                     break
                 # ---- one optimizer step over `accumulate` micro-batches
+                t_step = _clock()
                 self.current_lr = self.optimizer.param_groups[0]["lr"]
                 loss_sum = 0.0
                 for k in range(c.accumulate):
@@ -1183,7 +1198,10 @@ class Trainer:
                 self.step += 1
                 steps_this_session += 1
                 loss_val = self._mean(loss_sum)
+                self._train_seconds += _clock() - t_step
                 self._losses.append(loss_val)
+                if len(self._losses) > 2 * self._loss_window():
+                    del self._losses[:-self._loss_window()]
                 if not math.isfinite(loss_val):
                     raise TrainError(f"the loss became {loss_val} at step {self.step}; lower --lr")
                 elapsed = time.time() - session_start

@@ -98,10 +98,21 @@ def platform_plugin(name: str = "xcb", env: Optional[Mapping[str, str]] = None) 
 def probe_library(path: Path, env: Optional[Mapping[str, str]] = None, timeout: float = 20.0) -> Optional[str]:
     """Load the shared library ``path`` with all its dependencies in a child process.
 
+    In a frozen bundle (PyInstaller) the library is loaded in this process instead: the bundle's
+    executable is not a Python interpreter.
+
     Returns:
         None when it loads, else the loader's one-line reason
         (``"libxcb-cursor.so.0: cannot open shared object file: No such file or directory"``).
     """
+    if getattr(sys, "frozen", False):  # a bundle's executable is mangacolor itself: load it here
+        import ctypes
+
+        try:
+            ctypes.CDLL(str(path))
+        except OSError as e:
+            return str(e).strip().splitlines()[-1] if str(e).strip() else "the loader failed"
+        return None
     code = "import ctypes, sys\ntry:\n    ctypes.CDLL(sys.argv[1])\nexcept OSError as e:\n    print(e)\n    sys.exit(3)\n"
     try:
         proc = subprocess.run([sys.executable, "-S", "-c", code, str(path)], capture_output=True, text=True,

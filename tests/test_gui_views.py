@@ -179,6 +179,9 @@ def test_view_mode_actions_menu_and_remembered_choice(qtbot, tiny_model_path, bw
         for t in ("Side by Side", "Split Slider", "Single View", "Flip Original / Colorized"):
             assert t in texts
         assert a["view_side"].isChecked() and tab.view_mode() == "side"
+        # no key of the window is claimed twice (an ambiguous shortcut fires neither action)
+        keys = [seq.toString() for act in w.actions() for seq in act.shortcuts()]
+        assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
 
         with qtbot.waitSignal(tab.page_loaded, timeout=TIMEOUT_MS):
             drop_files(w, [page])

@@ -417,8 +417,8 @@ class ColorizeTab(QWidget):
         self.actions_by_name["view_single"].setIconText("Single")
         act("flip", "Flip Original / Colorized", "O", self.flip, None,
             "Show the original, then the colorized page, at the same place (zoom and position kept)")
-        self.actions_by_name["zoom_in"].setIconText("Zoom +")
-        self.actions_by_name["zoom_out"].setIconText("Zoom \u2212")
+        self.actions_by_name["zoom_in"].setIconText("+")  # (the tooltips say Zoom In / Zoom Out)
+        self.actions_by_name["zoom_out"].setIconText("\u2212")
         self.actions_by_name["open_files"].setIconText("Open")
         self.actions_by_name["open_folder"].setIconText("Folder")
 
@@ -526,6 +526,7 @@ class ColorizeTab(QWidget):
         for job_id in list(self._jobs):
             self.worker.cancel(job_id)
         self._jobs.clear()
+        self._failures.clear()
         self.io.next_generation()
         self.overspill.next_generation()
         self._reports.clear()

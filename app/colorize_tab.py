@@ -960,7 +960,6 @@ class ColorizeTab(QWidget):
         threshold, output format and quality, default folders; at start (``initial``) also the
         default render size (unless given to the window) and whether the fix is on."""
         self.page_list.set_threshold(prefs.overspill_threshold)
-        self.worker.set_cpu_bf16(getattr(prefs, "cpu_bf16", True))
         self.output_format = prefs.output_format if prefs.output_format in OUTPUT_SUFFIX else "png"
         self.output_quality = int(prefs.output_quality)
         self.default_open_folder = prefs.open_folder or ""

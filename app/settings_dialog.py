@@ -1,4 +1,5 @@
-"""The Settings dialog: device, half precision, render size, output format, folders, overspill.
+"""The Settings dialog: device, half precision (fp16 on the GPU, bf16 on the CPU), render size,
+output format, folders, overspill.
 
 (Batch jobs carry their own settings in the Batch tab; the fields this dialog does not show are
 kept as they are.)
@@ -99,10 +100,20 @@ class SettingsDialog(QDialog):
         self.device_combo.setToolTip("Where the network runs. Automatic: the first CUDA GPU, else the CPU.")
         self.half_check = QCheckBox("Half precision (fp16) on the GPU", self)
         self.half_check.setToolTip("Faster and about half the GPU memory; no effect on the CPU.")
+        from mangacolor.core.device import cpu_has_bf16
+
+        self.cpu_bf16_check = QCheckBox("bf16 on the CPU (AVX512-BF16 or AMX processors)", self)
+        self.cpu_bf16_check.setToolTip("About twice as fast as float32 on processors that compute bf16 "
+                                       "natively, colors within 1 dE of float32;\nno effect on other "
+                                       "processors and on the GPU.")
+        if not cpu_has_bf16():
+            self.cpu_bf16_check.setToolTip("This processor has no native bf16: on the CPU the network runs "
+                                           "in float32 either way.")
         compute = QGroupBox("Device", self)
         f1 = QFormLayout(compute)
         f1.addRow("Run on:", self.device_combo)
         f1.addRow("", self.half_check)
+        f1.addRow("", self.cpu_bf16_check)
 
         # colorizing
         self.render_spin = QSpinBox(self)
@@ -178,6 +189,7 @@ class SettingsDialog(QDialog):
             idx = self.device_combo.count() - 1
         self.device_combo.setCurrentIndex(idx)
         self.half_check.setChecked(bool(s.half_precision))
+        self.cpu_bf16_check.setChecked(bool(s.cpu_bf16))
         self.render_spin.setValue(int(min(max(s.render_size, RENDER_MIN), RENDER_MAX)))
         self.threshold_spin.setValue(float(s.overspill_threshold) * 100.0)
         self.fix_check.setChecked(bool(s.fix_overspill))
@@ -195,6 +207,7 @@ class SettingsDialog(QDialog):
         return replace(self._base,
                        device=str(self.device_combo.currentData()),
                        half_precision=self.half_check.isChecked(),
+                       cpu_bf16=self.cpu_bf16_check.isChecked(),
                        render_size=int(self.render_spin.value()),
                        overspill_threshold=round(float(self.threshold_spin.value()) / 100.0, 6),
                        fix_overspill=self.fix_check.isChecked(),

@@ -106,26 +106,32 @@ def inference_dtype(device: torch.device, half: bool = True, cpu_bf16: bool = Tr
     return None
 
 
-def prepare_model(model: torch.nn.Module, dtype: Optional[torch.dtype]) -> torch.nn.Module:
+def prepare_model(model: torch.nn.Module, dtype: Optional[torch.dtype],
+                  channels_last: Optional[bool] = None) -> torch.nn.Module:
     """Put a model's weights in the memory layout that suits ``dtype`` (in place; returns it).
 
     Channels-last (NHWC) for reduced precision (fp16/bf16 convolutions run in it without
-    reordering), contiguous NCHW for float32 (oneDNN's fp32 kernels reorder NHWC input instead).
-    Only the layout changes: values, parameters and the state dict stay the same.
+    reordering), contiguous NCHW for float32 (oneDNN's fp32 kernels gain nothing from NHWC and
+    reorder it). Only the layout changes: values, parameters and the state dict stay the same.
+    The layout is remembered on the model, so calling this before every page costs nothing.
 
     Args:
         model: the network (any ``nn.Module``).
         dtype: :func:`inference_dtype` of the device it runs on.
+        channels_last: force a layout (benchmarks); None = channels-last exactly with a dtype.
 
     Returns:
         ``model``.
     """
-    fmt = torch.channels_last if dtype is not None else torch.contiguous_format
-    return model.to(memory_format=fmt)
+    cl = (dtype is not None) if channels_last is None else bool(channels_last)
+    if getattr(model, "_mangacolor_channels_last", None) is not cl:
+        model.to(memory_format=torch.channels_last if cl else torch.contiguous_format)
+        model._mangacolor_channels_last = cl
+    return model
 
 
 def run_network(model: torch.nn.Module, x: torch.Tensor, dtype: Optional[torch.dtype] = None,
-                **inputs) -> torch.Tensor:
+                channels_last: Optional[bool] = None, **inputs) -> torch.Tensor:
     """Run a colorization network for inference: autocast in ``dtype``, the decoding in float32.
 
     A model with the classification head (``head == "classification"`` and both ``ab_logits``
@@ -137,17 +143,19 @@ def run_network(model: torch.nn.Module, x: torch.Tensor, dtype: Optional[torch.d
     Args:
         model: a registry model on ``x``'s device.
         x: float32 (B, 1, H, W) L* in [0, 100], H and W multiples of ``model.stride``.
-        dtype: autocast dtype (:func:`inference_dtype`), or None for float32. With a dtype the
-            input is made channels-last (see :func:`prepare_model`).
+        dtype: autocast dtype (:func:`inference_dtype`), or None for float32.
+        channels_last: make the input channels-last; None = exactly with a dtype (the layout
+            :func:`prepare_model` gives the weights).
         **inputs: further keyword inputs of the model (``hints``, ``global_hint``, ``encoded``).
 
     Returns:
         float32 (B, 2, H, W) a*b* in CIE units.
     """
+    if (dtype is not None) if channels_last is None else channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     if dtype is None:
         with torch.no_grad():
             return model(x, **inputs).float()
-    x = x.contiguous(memory_format=torch.channels_last)
     split = (getattr(model, "head", None) == "classification" and hasattr(model, "ab_logits")
              and hasattr(model, "decode_logits"))
     with torch.no_grad():

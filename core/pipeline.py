@@ -29,13 +29,13 @@ import torch.nn.functional as F
 
 from .checkpoint import load_checkpoint
 from .color import gray_to_lightness, lab_to_srgb, srgb_to_lab
-from .device import device_name, resolve_device
+from .device import device_name, inference_dtype, prepare_model, resolve_device, run_network
 from .imageio import Page, PageReadError, PageSource
 from .models import ColorizationModel
 from .progress import Cancelled, Progress
 
 __all__ = ["Colorizer", "ColorizedPage", "PageResult", "page_lightness", "combine_lab", "fade_paper_white",
-           "neutral_ink_ab", "PAPER_WHITE", "colorize_sources",
+           "neutral_ink_ab", "upsample_ab", "PAPER_WHITE", "colorize_sources",
            "DEFAULT_RENDER_SIZE", "MIN_RENDER_SIZE"]
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,21 @@ def combine_lab(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
     return lab_to_srgb(lab, as_uint8=True)
 
 
+def upsample_ab(ab: torch.Tensor, size: tuple) -> np.ndarray:
+    """The network's a*b* at full page resolution (bilinear), as a numpy array.
+
+    Args:
+        ab: float32 (2, rh, rw) tensor (any device), a*b* at render size, padding removed.
+        size: (H, W) of the page in pixels.
+
+    Returns:
+        float32 (H, W, 2) a*b* (C-contiguous, on the CPU).
+    """
+    if tuple(ab.shape[-2:]) != tuple(size):
+        ab = F.interpolate(ab[None].float(), size=tuple(size), mode="bilinear", align_corners=False)[0]
+    return np.ascontiguousarray(ab.permute(1, 2, 0).cpu().numpy(), dtype=np.float32)
+
+
 @dataclass
 class ColorizedPage:
     """The result of colorizing one page.
@@ -169,6 +184,8 @@ class Colorizer:
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         render_size: short side in pixels the network runs at (None: the card's, else 512).
         half: fp16 autocast on CUDA.
+        cpu_bf16: bf16 autocast on a CPU with native bf16 (AVX512-BF16/AMX; the 313-bin decoding
+            stays float32; :func:`mangacolor.core.device.inference_dtype`); False = float32.
         paper_white: L* range where predicted chroma fades out (see :func:`fade_paper_white`);
             "card" = the card's ``paper_white`` entry when it has one (null there turns it off),
             else :data:`PAPER_WHITE`; None = off.
@@ -182,7 +199,7 @@ class Colorizer:
 
     def __init__(self, model: ColorizationModel, card: Optional[dict] = None, device: str = "auto",
                  render_size: Optional[int] = None, half: bool = True, paper_white="card",
-                 neutral_ink: bool = True):
+                 neutral_ink: bool = True, cpu_bf16: bool = True):
         self.card = card or {}
         self.neutral_ink = bool(neutral_ink)
         if paper_white == "card":
@@ -192,6 +209,7 @@ class Colorizer:
         self.model = model.to(self.device).eval()
         self.render_size = int(render_size or self.card.get("render_size") or DEFAULT_RENDER_SIZE)
         self.half = half
+        self.cpu_bf16 = bool(cpu_bf16)
 
     @classmethod
     def from_checkpoint(cls, path: Union[str, Path], **kwargs) -> "Colorizer":
@@ -267,16 +285,11 @@ class Colorizer:
         if encoded is not None:
             extra["encoded"] = encoded
         model = self.model if next(self.model.parameters()).device == device else self.model.to(device)
+        dtype = inference_dtype(device, self.half, self.cpu_bf16)
+        prepare_model(model, dtype)  # channels-last for fp16/bf16
         with torch.inference_mode():
-            if device.type == "cuda" and self.half:
-                with torch.autocast("cuda", dtype=torch.float16):
-                    ab = model(x, **extra)
-            else:
-                ab = model(x, **extra)
-        ab = ab.float()[0, :, :rh, :rw]
-        if (rh, rw) != (h, w):
-            ab = F.interpolate(ab[None], size=(h, w), mode="bilinear", align_corners=False)[0]
-        return ab.permute(1, 2, 0).cpu().numpy().astype(np.float32)
+            ab = run_network(model, x, dtype, **extra)
+        return upsample_ab(ab[0, :, :rh, :rw], (h, w))
 
     def predict_ab(self, lightness: np.ndarray, render_size: Optional[int] = None, hints=None,
                    global_hint: Optional[np.ndarray] = None) -> tuple[np.ndarray, int, str]:

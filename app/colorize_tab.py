@@ -828,7 +828,7 @@ class ColorizeTab(QWidget):
             entry.size = (res.rgb.shape[1], res.rgb.shape[0])
             # the cached prediction for the overspill fix (a*b* in half precision: 0.03 units at most)
             entry.lightness = res.lightness
-            entry.ab = res.ab.astype(np.float16)
+            entry.ab = payload.ab16 if payload.ab16 is not None else res.ab.astype(np.float16)
             self._reports.pop(entry.key, None)
             self._fix_requested.pop(entry.key, None)
             self.page_list.set_overspill(entry.key, None)
@@ -838,10 +838,11 @@ class ColorizeTab(QWidget):
             self.page_list.set_state(entry.key, PageState.DONE, "")
             self._analyze(entry.key, res.lightness, res.ab)
             if entry.key == self._shown_key:
+                shown = payload.image if payload.image is not None else rgb_to_qimage(res.rgb)  # made in the worker
                 if not self.compare.original_view.has_image() and payload.page is not None:
-                    self.compare.set_images(rgb_to_qimage(payload.page.rgb), rgb_to_qimage(res.rgb))
+                    self.compare.set_images(rgb_to_qimage(payload.page.rgb), shown)
                 else:
-                    self.compare.set_colorized(rgb_to_qimage(res.rgb))
+                    self.compare.set_colorized(shown)
                 self._update_captions(entry)
                 self._ensure_fix(entry.key)
                 self._update_overlay()
@@ -960,6 +961,7 @@ class ColorizeTab(QWidget):
         threshold, output format and quality, default folders; at start (``initial``) also the
         default render size (unless given to the window) and whether the fix is on."""
         self.page_list.set_threshold(prefs.overspill_threshold)
+        self.worker.set_cpu_bf16(getattr(prefs, "cpu_bf16", True))
         self.output_format = prefs.output_format if prefs.output_format in OUTPUT_SUFFIX else "png"
         self.output_quality = int(prefs.output_quality)
         self.default_open_folder = prefs.open_folder or ""

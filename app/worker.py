@@ -22,6 +22,7 @@ DESIGN.md section 6:
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import sys
@@ -31,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
+import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QImage
 
 from mangacolor.core.imageio import Page, PageSource
 from mangacolor.core.progress import Cancelled, Progress
@@ -40,7 +43,7 @@ if TYPE_CHECKING:  # torch is imported by the worker thread on its first job, so
     from mangacolor.core.pipeline import ColorizedPage, Colorizer
 
 __all__ = ["Job", "JobContext", "LoadModelJob", "ColorizeJob", "PageOutcome", "ModelLoadError",
-           "ModelWorker", "WorkerThread", "one_line", "is_cuda_error"]
+           "ModelWorker", "WorkerThread", "one_line", "is_cuda_error", "freeze_long_lived", "display_image"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,33 @@ def one_line(err: BaseException) -> str:
     text = str(err).strip()
     first = text.splitlines()[0].strip() if text else ""
     return first or type(err).__name__
+
+
+_frozen = False
+
+
+def freeze_long_lived() -> None:
+    """Take what is alive now (torch, timm, the loaded model, the page modules) out of the garbage
+    collector's full collections (``gc.freeze``), after collecting what is garbage already; once
+    per process (the first model load), so nothing made later is kept from the collector.
+
+    A full collection otherwise walks these millions of objects holding the GIL, in whatever
+    thread triggers it, and the GUI thread waits: 0.1 s on an idle 2-core machine, 1.1 s on a
+    busy one (``benchmarks/page_speed.py --gui-trace``). The page modules (overspill check,
+    neutral ink) are imported first so that theirs are taken out as well.
+    """
+    global _frozen
+    if _frozen:
+        return
+    _frozen = True
+    try:
+        from mangacolor.core.batch import load_overspill
+
+        load_overspill()
+    except ImportError:  # a build without the optional modules: nothing more to import
+        pass
+    gc.collect()
+    gc.freeze()
 
 
 class ModelLoadError(RuntimeError):
@@ -169,6 +199,9 @@ class PageOutcome:
         page: the decoded page (``page.rgb`` uint8 (H, W, 3) is the original), or None on error.
         result: the colorized page (``result.rgb`` uint8 (H, W, 3), same size), or None on error.
         error: one-line reason when the page failed, else None.
+        image: ``result.rgb`` as a display-ready ``QImage`` (:func:`display_image`), made in the
+            worker so the GUI thread does not convert 8 MB per page.
+        ab16: ``result.ab`` in float16 (the window's cache for the overspill fix), made in the worker.
     """
 
     key: str
@@ -176,6 +209,23 @@ class PageOutcome:
     page: Optional[Page] = None
     result: Optional["ColorizedPage"] = None
     error: Optional[str] = None
+    image: Optional[QImage] = None
+    ab16: Optional[np.ndarray] = None
+
+
+def display_image(rgb: np.ndarray) -> QImage:
+    """uint8 (H, W, 3) sRGB -> an owning ``QImage`` in ``Format_RGB32``, the opaque format Qt's
+    raster paint engine draws in, so ``QPixmap.fromImage`` on the GUI thread copies it without a
+    conversion. Safe in any thread (``QImage`` is not a GUI-thread object).
+
+    Raises:
+        ValueError: not a uint8 (H, W, 3) array.
+    """
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).convertToFormat(QImage.Format.Format_RGB32)
 
 
 class ColorizeJob(Job):
@@ -208,7 +258,11 @@ class ColorizeJob(Job):
         keys = self.keys
         results = colorize_sources(colorizer, [s for _, s in self.items], self.progress, self.render_size)
         for key, res in zip(keys, results):
-            ctx.emit(PageOutcome(key=key, source=res.source, page=res.page, result=res.result, error=res.error))
+            out = PageOutcome(key=key, source=res.source, page=res.page, result=res.result, error=res.error)
+            if res.result is not None:  # the GUI thread's conversions, done here (GUI latency, issue 14)
+                out.image = display_image(res.result.rgb)
+                out.ab16 = res.result.ab.astype(np.float16)
+            ctx.emit(out)
 
 
 class ModelWorker(QObject):
@@ -247,6 +301,7 @@ class ModelWorker(QObject):
         self._current: Optional[Job] = None
         self._spec = (model_path, device, render_size)
         self._half = bool(half)
+        self._cpu_bf16 = True
         self._card: dict = {}
         self._loaded_spec = None
         self._colorizer: Optional["Colorizer"] = None
@@ -269,6 +324,18 @@ class ModelWorker(QObject):
             self._spec = (model_path, device, render_size)
             if half is not None:
                 self._half = bool(half)
+
+    def set_cpu_bf16(self, on: bool) -> None:
+        """bf16 autocast on a CPU with native bf16 (the settings' ``cpu_bf16``), from the next job
+        on; the loaded model stays loaded. Thread-safe."""
+        with self._lock:
+            self._cpu_bf16 = bool(on)
+
+    @property
+    def cpu_bf16(self) -> bool:
+        """bf16 autocast on a native-bf16 CPU for the next jobs (:meth:`set_cpu_bf16`). Thread-safe."""
+        with self._lock:
+            return self._cpu_bf16
 
     @property
     def device(self) -> str:
@@ -337,7 +404,9 @@ class ModelWorker(QObject):
         with self._lock:
             spec = self._spec
             half = self._half
+            cpu_bf16 = self._cpu_bf16
         if self._colorizer is not None and self._loaded_spec == (spec, half):
+            self._colorizer.cpu_bf16 = cpu_bf16
             return self._colorizer
         model_path, device, render_size = spec
         previous, previous_spec = self._colorizer, self._loaded_spec
@@ -355,7 +424,8 @@ class ModelWorker(QObject):
             if model_path is None and not Path(path).exists():
                 raise ModelLoadError(f"the starter model is not installed ({Path(path).name} is missing); "
                                      f"load a model with File > Load model")
-            colorizer = Colorizer.from_checkpoint(path, device=device, render_size=render_size, half=half)
+            colorizer = Colorizer.from_checkpoint(path, device=device, render_size=render_size, half=half,
+                                                  cpu_bf16=cpu_bf16)
         except Exception as e:  # CheckpointError, OSError, ValueError (device), RuntimeError (CUDA)
             msg = str(e) if isinstance(e, ModelLoadError) else f"cannot load model: {one_line(e)}"
             if previous is not None and previous_spec is not None:
@@ -373,6 +443,7 @@ class ModelWorker(QObject):
             raise ModelLoadError(msg) from None
         self._colorizer = colorizer
         self._loaded_spec = (spec, half)
+        freeze_long_lived()
         with self._lock:
             self._card = dict(colorizer.card)
         self.model_ready.emit(colorizer.device_label, colorizer.model_label, int(colorizer.render_size))
@@ -381,6 +452,7 @@ class ModelWorker(QObject):
     def _colorizer_for(self, model: Optional[Union[str, Path]]) -> "Colorizer":
         with self._lock:
             own, device, _ = self._spec
+            half, cpu_bf16 = self._half, self._cpu_bf16
         if model is None:
             return self._ensure_colorizer()
         from mangacolor.core.checkpoint import resolve_checkpoint
@@ -397,7 +469,7 @@ class ModelWorker(QObject):
         except Exception:  # the worker's own model is unusable: it is not this one
             pass
         try:
-            return Colorizer.from_checkpoint(weights, device=device)
+            return Colorizer.from_checkpoint(weights, device=device, half=half, cpu_bf16=cpu_bf16)
         except Exception as e:  # CheckpointError, OSError, ValueError (device), RuntimeError (CUDA)
             raise ModelLoadError(f"cannot load model {weights.stem}: {one_line(e)}") from None
 

@@ -188,9 +188,9 @@ class BatchSettings:
         archive_limits: keyword limits for :func:`mangacolor.core.archive.list_archive_pages`
             (``max_pages``, ``max_bytes``, ``max_entry_bytes``); also bounds each page read.
         workers: threads for the CPU side of a page (overspill check, L*a*b* -> sRGB, encoding,
-            writing) while the network runs on the next page; 0 runs everything in the calling
-            thread; None: half the CPU cores, 1 to 4. Pages are still recorded and reported in
-            job order.
+            writing) while the network runs on the next page, plus one that reads and decodes
+            the page after it; 0 runs everything in the calling thread; None: half the CPU cores,
+            1 to 4. Pages are still recorded and reported in job order.
     """
 
     image_format: str = "png"
@@ -885,6 +885,16 @@ class BatchJob:
 
             workers = default_workers() if st.workers is None else max(0, int(st.workers))
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mangacolor-batch") if workers else None
+            # the next page is read and decoded in this thread while the network runs on the current one
+            reading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mangacolor-read") if workers else None
+            ahead: dict[int, Future] = {}
+
+            def read_ahead(i: int):
+                for k in (i, i + 1):
+                    if reading is not None and k < len(plan) and k not in ahead:
+                        ahead[k] = reading.submit(self._fetch, plan[k], reader, journal)
+                return ahead.pop(i).result() if i in ahead else None
+
             pending: deque = deque()
             try:
                 def drain(keep: int) -> None:
@@ -894,7 +904,7 @@ class BatchJob:
                         pg, item = pending.popleft()
                         commit(pg, item.result() if isinstance(item, Future) else item)
 
-                for page in plan:
+                for i, page in enumerate(plan):
                     if self.progress.paused or self.progress.cancelled:
                         drain(0)  # report the pages in flight before waiting or stopping
                     try:
@@ -902,13 +912,15 @@ class BatchJob:
                     except Cancelled:
                         summary.cancelled = True
                         break
-                    step = self._predict(page, ov, reader, journal, input_files, claimed)
+                    step = self._predict(page, ov, reader, journal, input_files, claimed, read_ahead(i))
                     if callable(step):
                         step = pool.submit(step) if pool is not None else step()
                     pending.append((page, step))
                     drain(workers)
                 drain(0)
             finally:
+                if reading is not None:
+                    reading.shutdown(wait=True, cancel_futures=True)
                 if pool is not None:
                     pool.shutdown(wait=True)
             if st.output_format == "folder" and not summary.cancelled:
@@ -948,19 +960,43 @@ class BatchJob:
         ev.status = "failed"
         return ev
 
-    def _predict(self, page: PlannedPage, ov, reader: ArchiveReader, journal: _Journal, input_files: set,
-                 claimed: dict):
-        """Stage 1 (the calling thread): read, hash, resume check, decode, skip check, network.
+    def _fetch(self, page: PlannedPage, reader: ArchiveReader, journal: _Journal) -> tuple:
+        """Read, hash and decode a page (one page ahead, in the reading thread of :meth:`run`).
 
-        Returns a finished :class:`PageEvent`, or a function that runs stage 2 and returns it.
+        A page the journal records as finished is not decoded (it is most likely resumed).
+
+        Returns:
+            (bytes or the PageReadError, SHA-256 or None, the decoded Page, the decode error, or
+            None when not decoded, seconds spent).
         """
-        st = self.settings
         t0 = time.perf_counter()
         try:
             data = self._read(page, reader)
         except PageReadError as e:
-            return self._event(page, "failed", reason=e.reason, seconds=time.perf_counter() - t0)
+            return e, None, None, time.perf_counter() - t0
         digest = hashlib.sha256(data).hexdigest()
+        decoded = None
+        rec = journal.pages.get(page.rel) if self.settings.resume else None
+        if not (rec and rec.get("status") in ("done", "skipped")):
+            try:
+                decoded = decode_page(data, name=page.source.name)
+            except Exception as e:  # reported in the page's own event by _predict
+                decoded = e
+        return data, digest, decoded, time.perf_counter() - t0
+
+    def _predict(self, page: PlannedPage, ov, reader: ArchiveReader, journal: _Journal, input_files: set,
+                 claimed: dict, fetched: Optional[tuple] = None):
+        """Stage 1 (the calling thread): read, hash, resume check, decode, skip check, network.
+
+        ``fetched`` is the page's :meth:`_fetch` when it was read ahead (else it is read now).
+        Returns a finished :class:`PageEvent`, or a function that runs stage 2 and returns it.
+        """
+        st = self.settings
+        t0 = time.perf_counter()
+        data, digest, decoded, fetch_s = fetched if fetched is not None else self._fetch(page, reader, journal)
+        t0 -= fetch_s if fetched is not None else 0.0  # a page's seconds include its read and decode
+        if isinstance(data, PageReadError):
+            return self._event(page, "failed", reason=data.reason, seconds=time.perf_counter() - t0)
         if st.resume:
             rec = journal.pages.get(page.rel) and self._finished(page, digest, journal)
             if rec:
@@ -971,7 +1007,10 @@ class BatchJob:
                                    device=rec.get("device"), seconds=time.perf_counter() - t0)
         ev = self._event(page, "failed", input_sha256=digest)
         try:
-            decoded = decode_page(data, name=page.source.name)
+            if isinstance(decoded, Exception):
+                raise decoded
+            if decoded is None:
+                decoded = decode_page(data, name=page.source.name)
             if st.skip_colored and not decoded.is_gray:
                 frac = colored_fraction(decoded.rgb)
                 ev.colored_fraction = round(frac, 5)

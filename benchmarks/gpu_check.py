@@ -1,0 +1,454 @@
+"""One-shot check of the CUDA path on a machine with one NVIDIA GPU; every number into one JSON file.
+
+    python3 benchmarks/gpu_check.py --prepare          # here: copy the data subset and wheels (once)
+    python3 benchmarks/gpu_check.py --out OUTDIR       # on the GPU machine (under 9 minutes)
+
+On the GPU machine, in this order, each part with its own time limit inside ``--budget`` seconds
+(a part that would not fit is skipped and says so; a failing part is recorded, never fatal):
+
+1. **environment**: GPU, driver, torch/CUDA versions; the carried wheels (``.gpu-data/wheels/``) are
+   installed into a temporary folder when their modules are missing, and ``mangacolor`` is made
+   importable from the working tree (a package folder of links) when it is not installed;
+2. **tests**: ``pytest -m cuda tests/test_cuda.py`` (autocast fp16/bf16 with the 313-bin softmax in
+   float32, CUDA out-of-memory retried at a smaller render size and then on the CPU, two CUDA
+   jobs in a row in the worker and in the batch engine), counts and failures;
+3. **network**: GFLOP and seconds per page at render size 576 in fp32 / fp16, NCHW /
+   channels-last, against the GPU's own matmul and convolution floor (``page_speed.py``);
+4. **chapter**: pages/s at render size 576 of a real 20-page chapter through the batch engine
+   (.cbz in and out: decode, network, overspill check, encode), with the peak GPU memory, and
+   the pure compute of the same pages;
+5. **oom**: one page colorized with the GPU filled, then again with it free (which render size
+   and device each ran at);
+6. **training**: a short GPU run of the starter recipe (``mangacolor train --arch
+   koalarization_unet --backbone mobilenetv2_100 --backbone-weights <the .tflite> --loss
+   classification --rebalance 1.0 --embedding prelogits --size 224 ...``) whose checkpoint
+   (``train/last.safetensors`` + card) comes back in the output folder; steps/s, peak memory.
+
+Without a GPU the same script runs its CPU-only parts (environment, the cuda tests, which skip,
+a 3-page chapter and 4 training steps on the CPU), so it cannot rot: ``tests/test_performance.py``
+does not run it, ``docs/performance.md`` says how to.
+
+Data: ``--data`` (default ``.gpu-data/`` in the repository, git-ignored, made by ``--prepare``
+from ``../shared/data``; else ``../shared/data`` itself) must hold ``pages/blackjack/*.jpg``,
+``pages/openmantra/*/*.jpg``, ``color/<folders>`` and ``weights/mobilenet_v2_1.0_224_quant.tflite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Callable, Optional
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+GPU_DATA = REPO / ".gpu-data"
+WHEELS = GPU_DATA / "wheels"
+SHARED = REPO.parent / "shared"
+TFLITE = "mobilenet_v2_1.0_224_quant.tflite"
+#: Pure-Python wheels the GPU machine lacks (it has torch, timm, scikit-image, OpenCV, safetensors):
+#: module name -> distribution name.
+CARRIED = {"tflite": "tflite", "flatbuffers": "flatbuffers", "platformdirs": "platformdirs", "pytest": "pytest",
+           "pluggy": "pluggy", "iniconfig": "iniconfig", "pygments": "pygments", "packaging": "packaging",
+           "exceptiongroup": "exceptiongroup", "tomli": "tomli"}
+#: The training subset: folder -> images copied (the starter recipe's folders, fewer images).
+TRAIN_SUBSET = {"climate-frogs": 60, "faces256": 200, "godot-vn": 40, "katawa-shoujo": 60, "openmantra": 40,
+                "peppercarrot": 20}
+CHAPTER_PAGES = 20
+
+
+# --------------------------------------------------------------------------------------- prepare
+
+
+def prepare(data: Path = GPU_DATA, wheels: Path = WHEELS, shared: Path = SHARED) -> dict:
+    """Copy the data subset (about 45 MB) and download the wheels (a few hundred KB) for the GPU machine.
+
+    Run on the development machine (it has ``../shared`` and a package index); the two folders
+    are git-ignored and travel with the working tree (``carry``).
+    """
+    pages = sorted((shared / "data" / "pages" / "blackjack").glob("*.jpg"))
+    pages += sorted((shared / "data" / "pages" / "openmantra").glob("*/*.jpg"))
+    copied = 0
+    for p in pages[:CHAPTER_PAGES]:
+        rel = p.relative_to(shared / "data")
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(p, data / rel)
+        copied += 1
+    for folder, n in TRAIN_SUBSET.items():
+        src = shared / "data" / "color" / folder
+        files = sorted(f for f in src.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))[:n]
+        for f in files:
+            dst = data / "color" / folder / f.relative_to(src)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, dst)
+            copied += 1
+    (data / "weights").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(shared / "weights" / TFLITE, data / "weights" / TFLITE)
+    split = REPO / "resources" / "starter_split.json"  # validation images named there, when present
+    wheels.mkdir(parents=True, exist_ok=True)
+    # pure-Python wheels only (the GPU machine's Python version is not known here)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(wheels), "--only-binary=:all:",
+           "--python-version", "3.10", "--implementation", "py", "--abi", "none", "--platform", "any",
+           *sorted(set(CARRIED.values()))]
+    rc = subprocess.run(cmd).returncode
+    size = sum(f.stat().st_size for f in data.rglob("*") if f.is_file())
+    wsize = sum(f.stat().st_size for f in wheels.glob("*.whl"))
+    out = {"data": str(data), "files": copied, "data_mb": round(size / 2**20, 1), "wheels": str(wheels),
+           "wheels_mb": round(wsize / 2**20, 2), "pip_download_rc": rc, "split_file": split.is_file()}
+    print(json.dumps(out, indent=1))
+    return out
+
+
+# ----------------------------------------------------------------------------------- environment
+
+
+def ensure_imports(work: Path) -> dict:
+    """Make ``mangacolor`` and the carried modules importable here; returns what was done.
+
+    Sets ``PYTHONPATH`` too, so that subprocesses (pytest, the trainer) see the same.
+    """
+    import importlib
+    import importlib.util
+
+    done = {"installed_wheels": [], "shim": None}
+    paths = []
+    needed = {m: d for m, d in CARRIED.items()
+              if not (m in ("tomli", "exceptiongroup") and sys.version_info >= (3, 11))}  # in Python 3.11+
+    missing = [d for m, d in needed.items() if importlib.util.find_spec(m) is None]
+    if missing and WHEELS.is_dir():
+        site = work / "site"
+        whls = [str(w) for w in sorted(WHEELS.glob("*.whl"))
+                if w.name.split("-")[0].replace("_", "-").lower() in {m.lower() for m in missing}]
+        for w in whls:  # one by one: a wheel that does not fit this Python leaves the others installed
+            rc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet",
+                                 "--disable-pip-version-check", "--target", str(site), w],
+                                env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"}).returncode
+            done["installed_wheels"].append(f"{Path(w).name} (rc {rc})")
+        if whls:
+            paths.append(str(site))
+    if importlib.util.find_spec("mangacolor") is None:
+        shim = work / "shim"
+        pkg = shim / "mangacolor"
+        pkg.mkdir(parents=True, exist_ok=True)
+        (pkg / "__init__.py").write_text('"""mangacolor from a working tree (benchmarks/gpu_check.py)."""\n')
+        for sub in ("core", "app", "resources"):
+            link = pkg / sub
+            if not link.exists():
+                link.symlink_to(REPO / sub, target_is_directory=True)
+        paths.append(str(shim))
+        done["shim"] = str(pkg)
+    for p in reversed(paths):
+        sys.path.insert(0, p)
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths + [str(BENCH)] + ([os.environ["PYTHONPATH"]]
+                                                                       if os.environ.get("PYTHONPATH") else []))
+    importlib.invalidate_caches()
+    return done
+
+
+def environment() -> dict:
+    import torch
+
+    env = {"python": sys.version.split()[0], "torch": torch.__version__, "cuda_available": torch.cuda.is_available(),
+           "cuda_runtime": torch.version.cuda, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        p = torch.cuda.get_device_properties(0)
+        env.update(gpu=p.name, gpu_memory_gb=round(p.total_memory / 2**30, 1), capability=f"{p.major}.{p.minor}",
+                   bf16_supported=torch.cuda.is_bf16_supported(), cudnn=torch.backends.cudnn.version())
+        try:
+            smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version,name,memory.total", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=20)
+            env["nvidia_smi"] = smi.stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    try:
+        import PySide6
+
+        env["pyside6"] = PySide6.__version__
+    except ImportError:
+        env["pyside6"] = None
+    return env
+
+
+# ---------------------------------------------------------------------------------------- parts
+
+
+def run_tests(out: Path, limit_s: float) -> dict:
+    """The ``cuda``-marked tests (they skip without CUDA)."""
+    xml = out / "cuda_tests.xml"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-m", "cuda", "tests/test_cuda.py", "-p", "no:cacheprovider",
+           "-o", "addopts=", f"--junitxml={xml}", "-rA"]
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=limit_s)
+        rc, text = p.returncode, p.stdout + p.stderr
+    except subprocess.TimeoutExpired as e:
+        rc, text = "timeout", (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else str(e.stdout)
+    (out / "cuda_tests.log").write_text(text or "")
+    res = {"rc": rc, "seconds": round(time.perf_counter() - t0, 1), "log": "cuda_tests.log"}
+    if xml.is_file():
+        import xml.etree.ElementTree as ET
+
+        root = ET.parse(xml).getroot()
+        suite = root if root.tag == "testsuite" else root.find("testsuite")
+        res.update({k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")})
+        res["cases"] = {}
+        for case in suite.iter("testcase"):
+            state = "passed"
+            for tag in ("failure", "error", "skipped"):
+                node = case.find(tag)
+                if node is not None:
+                    state = f"{tag}: {(node.get('message') or '')[:200]}"
+            res["cases"][case.get("name")] = state
+    return res
+
+
+def _unet_checkpoint(work: Path, weights: Optional[Path]) -> Path:
+    """The default starter's architecture (untrained decoder, the real ImageNet extractor when
+    its weights are here): the network whose speed and memory the GPU machine measures."""
+    from mangacolor.core.checkpoint import save_checkpoint
+    from mangacolor.core.models import build_model
+
+    cfg = {"name": "koalarization_unet", "embedding": "prelogits"}
+    if weights is not None and weights.is_file():
+        cfg["extractor_weights"] = str(weights)
+    else:
+        cfg["extractor_kwargs"] = {"pad_type": "same"}
+    return save_checkpoint(build_model(cfg), work / "unet_untrained", {"render_size": 576})
+
+
+def network_part(model_path: Path, data: Path, size: int, reps: int) -> dict:
+    import page_speed as ps
+
+    from mangacolor.core.imageio import read_page
+    from mangacolor.core.pipeline import Colorizer, page_lightness
+
+    col = Colorizer.from_checkpoint(model_path, device="auto", render_size=size)
+    page = sorted((data / "pages" / "blackjack").glob("*.jpg"))[0]
+    L = page_lightness(read_page(page))
+    res = ps.network_and_floor(col, L, size, reps)
+    res["stages"] = ps.page_stages(col, page, size, max(2, reps // 2))
+    res["device"] = str(col.device)
+    return res
+
+
+def chapter_part(model_path: Path, data: Path, size: int, n: int) -> dict:
+    import torch
+
+    import page_speed as ps
+
+    from mangacolor.core.pipeline import Colorizer
+
+    col = Colorizer.from_checkpoint(model_path, device="auto", render_size=size)
+    pages = ps.chapter_pages(n, data)
+    cuda = col.device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    res = ps.chapter(col, pages, size)
+    res["pages_per_s"] = round(res["pages_per_min"] / 60.0, 3)
+    res["pure_compute_pages_per_s"] = round(res["pure_compute_pages_per_min"] / 60.0, 3)
+    if cuda:
+        res["peak_gpu_memory_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        res["peak_gpu_reserved_mib"] = round(torch.cuda.max_memory_reserved() / 2**20, 1)
+    res["device"] = str(col.device)
+    res["render_size"] = size
+    return res
+
+
+def oom_part(model_path: Path, data: Path, size: int) -> dict:
+    """A page with the GPU filled (retried smaller, then on the CPU), then with the GPU free."""
+    import torch
+
+    from mangacolor.core.imageio import read_page
+    from mangacolor.core.pipeline import Colorizer
+
+    if not torch.cuda.is_available():
+        return {"skipped": "no CUDA"}
+    col = Colorizer.from_checkpoint(model_path, device="cuda", render_size=size)
+    page = read_page(sorted((data / "pages" / "blackjack").glob("*.jpg"))[0])
+    col.colorize_page(page)
+    torch.cuda.empty_cache()
+    hog, chunk = [], 1 << 30
+    free, total = torch.cuda.mem_get_info()
+    while free > (96 << 20) and chunk >= (16 << 20):
+        try:
+            hog.append(torch.empty(int(min(chunk, free - (64 << 20))), dtype=torch.uint8, device="cuda"))
+        except torch.cuda.OutOfMemoryError:
+            chunk //= 2
+        free, _ = torch.cuda.mem_get_info()
+    t0 = time.perf_counter()
+    try:
+        full = col.colorize_page(page)
+        filled = {"render_size": full.render_size, "device": full.device, "seconds": round(time.perf_counter() - t0, 2),
+                  "free_mib_while_filled": round(free / 2**20, 1)}
+    except Exception as e:  # noqa: BLE001 - the figure is whether it survived
+        filled = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+    finally:
+        hog.clear()
+        torch.cuda.empty_cache()
+    t0 = time.perf_counter()
+    again = col.colorize_page(page)
+    return {"filled": filled, "after": {"render_size": again.render_size, "device": again.device,
+                                        "seconds": round(time.perf_counter() - t0, 2)},
+            "gpu_total_mib": round(total / 2**20)}
+
+
+def training_part(out: Path, data: Path, steps: int, limit_s: float, device: str) -> dict:
+    """A short run of the starter recipe (``mangacolor train``) in a subprocess; its checkpoint stays in OUT/train."""
+    run = out / "train"
+    folders = [str(p) for p in sorted((data / "color").iterdir()) if p.is_dir()]
+    weights = data / "weights" / TFLITE
+    args = ["train", "--arch", "koalarization_unet", "--backbone", "mobilenetv2_100", "--backbone-weights", str(weights),
+            "--data", *folders, "--loss", "classification", "--rebalance", "1.0", "--embedding", "prelogits",
+            "--size", "224", "--scale", "240", "512", "--val-size", "256", "--val-max-images", "32",
+            "--batch-size", "16", "--max-steps", str(steps), "--lr", "7e-4", "--warmup-steps", str(max(1, steps // 10)),
+            "--cache-embeddings" if device != "cpu" else "--no-cache-embeddings", "--val-every", str(steps), "--checkpoint-every", str(steps), "--log-every", "20",
+            "--device", device, "--workers", "4" if device != "cpu" else "0",
+            "--time-limit", f"{max(0.5, (limit_s - 60) / 60):.1f}", "--out", str(run),
+            "--description", "gpu_check: a short run of the starter recipe"]
+    code = ("import sys, time, torch; from mangacolor.core.cli import main; t = time.perf_counter(); rc = main(sys.argv[1:]); "
+            "print('GPU_CHECK_PEAK_MIB', torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0); "
+            "print('GPU_CHECK_WALL_S', time.perf_counter() - t); sys.exit(rc)")
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=limit_s)
+        rc, text = p.returncode, p.stdout + "\n" + p.stderr
+    except subprocess.TimeoutExpired as e:
+        rc, text = "timeout", str(e.stdout or "")
+    (out / "train.log").write_text(text)
+    res = {"rc": rc, "seconds": round(time.perf_counter() - t0, 1), "device": device, "steps_asked": steps,
+           "log": "train.log", "command": "mangacolor " + " ".join(args)}
+    for line in text.splitlines():
+        if line.startswith("GPU_CHECK_PEAK_MIB"):
+            res["peak_gpu_memory_mib"] = round(float(line.split()[1]), 1)
+        if line.startswith("GPU_CHECK_WALL_S"):
+            res["wall_s"] = round(float(line.split()[1]), 1)
+    metrics = run / "metrics.json"
+    if metrics.is_file():
+        try:
+            m = json.loads(metrics.read_text())
+            res["metrics"] = m if len(json.dumps(m)) < 20000 else {"note": "see train/metrics.json"}
+        except ValueError:
+            pass
+    log_csv = run / "train_log.csv"
+    if log_csv.is_file():
+        import csv
+
+        rows = list(csv.DictReader(log_csv.open()))
+        if rows:
+            last = rows[-1]
+            res["last_log"] = last
+            try:
+                step, el = float(last.get("step", 0)), float(last.get("elapsed_s", 0))
+                res["steps_per_s"] = round(step / el, 2) if el > 0 else None
+            except ValueError:
+                pass
+    # one checkpoint comes back (last.safetensors + its card); the optimizer state, the second
+    # checkpoint (best.json keeps its card) and the preview images stay behind
+    for big in ("training_state.safetensors", "best.safetensors"):
+        f = run / big
+        if f.is_file():
+            res["dropped_" + big] = round(f.stat().st_size / 2**20, 1)
+            f.unlink()
+    shutil.rmtree(run / "previews", ignore_errors=True)
+    res["checkpoint"] = [p.name for p in sorted(run.glob("*.safetensors"))] if run.is_dir() else []
+    return res
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def main(argv: Optional[list] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu-check-out")),
+                    help="output folder (default $OUT, else gpu-check-out)")
+    ap.add_argument("--data", type=Path, default=None, help="data folder (default .gpu-data, else ../shared/data)")
+    ap.add_argument("--budget", type=float, default=510.0, help="seconds for everything (default 510: under 9 minutes)")
+    ap.add_argument("--render-size", type=int, default=576)
+    ap.add_argument("--pages", type=int, default=CHAPTER_PAGES)
+    ap.add_argument("--train-steps", type=int, default=300)
+    ap.add_argument("--prepare", action="store_true", help="copy the data subset and download the wheels, then stop")
+    args = ap.parse_args(argv)
+    if args.prepare:
+        prepare()
+        return 0
+    t_start = time.perf_counter()
+    deadline = t_start + args.budget
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="mangacolor-gpu-check-"))
+    for var, sub in (("MANGACOLOR_DATA_DIR", "data"), ("MANGACOLOR_CONFIG_DIR", "config"), ("MANGACOLOR_LOG_DIR", "log")):
+        os.environ.setdefault(var, str(work / sub))
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    data = args.data or (GPU_DATA if GPU_DATA.is_dir() else SHARED / "data")
+    if not (data / "weights" / TFLITE).is_file() and (SHARED / "weights" / TFLITE).is_file():
+        (work / "weights").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(SHARED / "weights" / TFLITE, work / "weights" / TFLITE)
+    os.environ["MANGACOLOR_SHARED_DATA"] = str(data)
+    report: dict = {"command": " ".join(["benchmarks/gpu_check.py"] + (argv if argv is not None else sys.argv[1:])),
+                    "data": str(data), "budget_s": args.budget, "parts": {}}
+    json_path = out / "gpu_check.json"
+
+    def save() -> None:
+        report["seconds"] = round(time.perf_counter() - t_start, 1)
+        tmp = json_path.with_suffix(".json.part")
+        tmp.write_text(json.dumps(report, indent=1, default=str) + "\n")
+        tmp.replace(json_path)
+
+    def part(name: str, need_s: float, fn: Callable[[float], dict]) -> None:
+        left = deadline - time.perf_counter()
+        if left < need_s:
+            report["parts"][name] = {"skipped": f"{left:.0f} s left of the budget, {need_s:.0f} s needed"}
+            save()
+            return
+        t0 = time.perf_counter()
+        try:
+            res = fn(left)
+        except Exception as e:  # noqa: BLE001 - every part reports, none stops the check
+            res = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()[-3000:]}
+        res.setdefault("part_seconds", round(time.perf_counter() - t0, 1))
+        report["parts"][name] = res
+        save()
+        print(f"[gpu_check] {name}: {json.dumps(res, default=str)[:400]}", flush=True)
+
+    report["imports"] = ensure_imports(work)
+    sys.path.insert(0, str(BENCH))
+    report["environment"] = environment()
+    save()
+    import torch
+
+    cuda = torch.cuda.is_available()
+    weights = data / "weights" / TFLITE
+    if not weights.is_file():
+        weights = work / "weights" / TFLITE
+    model = {}
+
+    def model_path() -> Path:
+        if "path" not in model:
+            model["path"] = _unet_checkpoint(work, weights if weights.is_file() else None)
+        return model["path"]
+
+    part("tests", 60, lambda left: run_tests(out, min(240.0, left - 30)))
+    if cuda:
+        part("network", 40, lambda left: network_part(model_path(), data, args.render_size, 5))
+        part("chapter", 60, lambda left: chapter_part(model_path(), data, args.render_size, args.pages))
+        part("oom", 30, lambda left: oom_part(model_path(), data, args.render_size))
+        part("training", 90, lambda left: training_part(out, data, args.train_steps, left - 15, "cuda"))
+    else:  # the CPU-only parts: the same code paths, small
+        part("chapter_cpu", 60, lambda left: chapter_part(model_path(), data, 256, 3))
+        part("training_cpu", 90, lambda left: training_part(out, data, 4, min(300.0, left - 15), "cpu"))
+    report["cuda"] = cuda
+    save()
+    print(f"[gpu_check] wrote {json_path} in {report['seconds']} s")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

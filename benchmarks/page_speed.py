@@ -180,7 +180,10 @@ def network_and_floor(colorizer, lightness: np.ndarray, render_size: int, reps: 
         if has_low:
             variants += [(lname, low, False), (f"{lname}_channels_last", low, True)]
     default_dtype = inference_dtype(device, True, True)
-    default = next(n for n, d, cl in variants if d == default_dtype and cl == (d is not None))
+    from mangacolor.core.device import channels_last_suits
+
+    default_cl = channels_last_suits(model, device, default_dtype)
+    default = next(n for n, d, cl in variants if d == default_dtype and cl == default_cl)
 
     n = 2048
     mats = {"fp32": [torch.randn(n, n, device=device) for _ in range(2)]}
@@ -240,7 +243,17 @@ def compiled_network(colorizer, lightness: np.ndarray, render_size: int, reps: i
     model = prepare_model(colorizer.model, dtype)
     x = network_input(colorizer, lightness, render_size, device)
     inductor_config.freezing = True
-    compiled = torch.compile(model, dynamic=False)
+
+    class Compiled:  # what run_network calls: the logits compiled, the float32 decoding as it is
+        head = getattr(model, "head", None)
+        stride = model.stride
+        __call__ = staticmethod(torch.compile(model, dynamic=False))
+        if hasattr(model, "ab_logits"):
+            ab_logits = staticmethod(torch.compile(model.ab_logits, dynamic=False))
+        if hasattr(model, "decode_logits"):
+            decode_logits = staticmethod(model.decode_logits)
+
+    compiled = Compiled()
     t = Timer()
     with torch.inference_mode():
         eager = run_network(model, x, dtype)
@@ -248,7 +261,7 @@ def compiled_network(colorizer, lightness: np.ndarray, render_size: int, reps: i
         for _ in range(reps):
             t.run("eager", lambda: run_network(model, x, dtype), device)
             t.run("compiled", lambda: run_network(compiled, x, dtype), device)
-        other = x[..., : x.shape[-1] - 2 * model.stride]
+        other = x[..., : x.shape[-1] - 2 * model.stride].contiguous()
         t.run("recompile_other_shape", lambda: run_network(compiled, other, dtype), device)
     return {"precision": str(dtype).replace("torch.", "") if dtype else "float32",
             "compile_s": round(t.best("compile"), 1), "compiled_s": round(t.best("compiled"), 4),

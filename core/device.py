@@ -7,8 +7,9 @@ Inference precision (measured in ``benchmarks/page_speed.py``, docs/performance.
 - CUDA: fp16 autocast when half precision is on (the settings' default);
 - CPU: bf16 autocast on a CPU that computes bf16 natively (AVX512-BF16 or AMX, as oneDNN reports
   it) unless switched off (``Settings.cpu_bf16``); fp32 elsewhere (emulated bf16 is slower);
-- with any reduced precision the network's weights and input are channels-last (NHWC), the
-  layout oneDNN and cuDNN run reduced-precision convolutions in without reordering;
+- the memory layout is the one measured fastest: channels-last (NHWC) on CUDA with fp16, and on
+  the CPU for ``koalarization_unet`` (the default starter's architecture) in fp32 and bf16;
+  NCHW otherwise (:data:`CHANNELS_LAST_ON_CPU`);
 - the classification head's 313-bin softmax and annealed mean always run in float32, outside
   the autocast region (bf16's 8-bit mantissa would cost up to half a dE there).
 """
@@ -22,7 +23,7 @@ from typing import Optional
 import torch
 
 __all__ = ["resolve_device", "device_name", "DeviceInfo", "list_devices", "cpu_has_bf16", "inference_dtype",
-           "prepare_model", "run_network"]
+           "prepare_model", "run_network", "channels_last_suits", "CHANNELS_LAST_ON_CPU"]
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -106,24 +107,43 @@ def inference_dtype(device: torch.device, half: bool = True, cpu_bf16: bool = Tr
     return None
 
 
+#: Architectures that run faster channels-last on the CPU, in fp32 and bf16 alike (2-core AMD EPYC
+#: with AVX512-BF16, idle, ``benchmarks/page_speed.py``): koalarization_unet 0.113 s per page in
+#: bf16 NHWC against 0.134 s NCHW, 0.171 s against 0.242 s in fp32. The Koalarization of the
+#: first starter runs faster in NCHW (0.302 s against 0.359 s in bf16), as other networks may.
+CHANNELS_LAST_ON_CPU = frozenset({"koalarization_unet"})
+
+
+def channels_last_suits(model: torch.nn.Module, device: torch.device, dtype: Optional[torch.dtype]) -> bool:
+    """Whether ``model`` should run channels-last on ``device`` (see :func:`prepare_model`)."""
+    if torch.device(device).type == "cuda":
+        return dtype is not None
+    return (getattr(model, "config", None) or {}).get("name") in CHANNELS_LAST_ON_CPU
+
+
 def prepare_model(model: torch.nn.Module, dtype: Optional[torch.dtype],
                   channels_last: Optional[bool] = None) -> torch.nn.Module:
-    """Put a model's weights in the memory layout that suits ``dtype`` (in place; returns it).
+    """Put a model's weights in the memory layout it runs fastest in (in place; returns it).
 
-    Channels-last (NHWC) for reduced precision (fp16/bf16 convolutions run in it without
-    reordering), contiguous NCHW for float32 (oneDNN's fp32 kernels gain nothing from NHWC and
-    reorder it). Only the layout changes: values, parameters and the state dict stay the same.
-    The layout is remembered on the model, so calling this before every page costs nothing.
+    On CUDA: channels-last (NHWC) with fp16/bf16 (the layout tensor-core convolutions run in),
+    NCHW in fp32. On the CPU: channels-last for the architectures of
+    :data:`CHANNELS_LAST_ON_CPU` (measured), NCHW for the others. Only the layout changes:
+    values, parameters and the state dict stay the same. The layout is remembered on the model
+    (:func:`run_network` gives the input the same one), so calling this before every page costs
+    nothing.
 
     Args:
-        model: the network (any ``nn.Module``).
-        dtype: :func:`inference_dtype` of the device it runs on.
-        channels_last: force a layout (benchmarks); None = channels-last exactly with a dtype.
+        model: the network (any ``nn.Module``), on the device it runs on.
+        dtype: :func:`inference_dtype` of that device.
+        channels_last: force a layout (benchmarks); None = :func:`channels_last_suits`.
 
     Returns:
         ``model``.
     """
-    cl = (dtype is not None) if channels_last is None else bool(channels_last)
+    if channels_last is None:
+        p = next(model.parameters(), None)
+        channels_last = channels_last_suits(model, p.device if p is not None else torch.device("cpu"), dtype)
+    cl = bool(channels_last)
     if getattr(model, "_mangacolor_channels_last", None) is not cl:
         model.to(memory_format=torch.channels_last if cl else torch.contiguous_format)
         model._mangacolor_channels_last = cl
@@ -144,14 +164,16 @@ def run_network(model: torch.nn.Module, x: torch.Tensor, dtype: Optional[torch.d
         model: a registry model on ``x``'s device.
         x: float32 (B, 1, H, W) L* in [0, 100], H and W multiples of ``model.stride``.
         dtype: autocast dtype (:func:`inference_dtype`), or None for float32.
-        channels_last: make the input channels-last; None = exactly with a dtype (the layout
-            :func:`prepare_model` gives the weights).
+        channels_last: make the input channels-last; None = the layout :func:`prepare_model`
+            gave the weights (NCHW for a model it has not seen).
         **inputs: further keyword inputs of the model (``hints``, ``global_hint``, ``encoded``).
 
     Returns:
         float32 (B, 2, H, W) a*b* in CIE units.
     """
-    if (dtype is not None) if channels_last is None else channels_last:
+    if channels_last is None:
+        channels_last = bool(getattr(model, "_mangacolor_channels_last", False))
+    if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     if dtype is None:
         with torch.no_grad():

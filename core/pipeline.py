@@ -286,7 +286,7 @@ class Colorizer:
             extra["encoded"] = encoded
         model = self.model if next(self.model.parameters()).device == device else self.model.to(device)
         dtype = inference_dtype(device, self.half, self.cpu_bf16)
-        prepare_model(model, dtype)  # channels-last for fp16/bf16
+        prepare_model(model, dtype)  # the layout measured fastest (channels-last or NCHW)
         with torch.inference_mode():
             ab = run_network(model, x, dtype, **extra)
         return upsample_ab(ab[0, :, :rh, :rw], (h, w))

@@ -46,8 +46,8 @@ class Settings:
         device: "auto", "cpu" or "cuda:N".
         half_precision: fp16 autocast on CUDA.
         cpu_bf16: bf16 autocast on a CPU that computes bf16 natively (AVX512-BF16 or AMX; no effect
-            elsewhere): about twice the speed of float32 there, within 1 dE of it
-            (docs/performance.md); False runs the network in float32.
+            elsewhere): the network 1.3-1.5 times as fast as in float32 there, colors within
+            1 dE of it (docs/performance.md); False runs the network in float32.
         render_size: default render size, short side in pixels (64-4096).
         output_format: "png", "jpg" or "webp".
         output_quality: JPEG/WebP quality, 1-100.

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .color import lab_to_srgb
+from .device import inference_dtype, prepare_model
 from .imageio import Page
 from .pipeline import ColorizedPage, Colorizer, combine_lab, fade_paper_white, page_lightness
 
@@ -51,8 +52,18 @@ class HintSession:
         model = colorizer.model
         if hasattr(model, "encode"):
             self._rendered = colorizer.render_input(self.lightness, self.render_size, colorizer.device)
-            with torch.inference_mode():
-                self._encoded = model.encode(self._rendered[0])
+            # the precision and layout the page pipeline runs the whole network in (run_network)
+            dtype = inference_dtype(colorizer.device, colorizer.half, colorizer.cpu_bf16)
+            prepare_model(model, dtype)
+            x = self._rendered[0]
+            if getattr(model, "_mangacolor_channels_last", False):
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode(), torch.autocast(colorizer.device.type, dtype=dtype or torch.float32,
+                                                        enabled=dtype is not None):
+                emb, pyramid = model.encode(x)
+            # float32 copies (bf16 -> float32 is exact): the decoder's autocast casts them back, and
+            # the color suggestions, which run without autocast, can read them
+            self._encoded = (emb.float(), [f.float() for f in pyramid])
 
     @property
     def takes_hints(self) -> bool:

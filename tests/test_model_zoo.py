@@ -27,12 +27,17 @@ TINY = {
     "iizuka-deconv-classes": {"name": "iizuka", "width": 0.125, "global_size": 32, "upsample": "deconv",
                               "num_classes": 5},
     "vanilla-cnn": {"name": "vanilla_cnn", "width": 0.125},
+    "koalarization-unet": {"name": "koalarization_unet", "extractor": "test_efficientnet", "extractor_size": 64,
+                           "bottleneck": 16, "decoder_channels": [16, 12, 8]},
+    "koalarization-unet-regression": {"name": "koalarization_unet", "extractor": "test_efficientnet",
+                                      "extractor_size": 64, "bottleneck": 16, "decoder_channels": [16, 12, 8],
+                                      "head": "regression"},
 }
 
 
 def test_every_registered_architecture_is_covered():
     assert set(available_models()) == {c["name"] for c in TINY.values()}
-    assert {"koalarization", "iizuka", "vanilla_cnn"} <= set(available_models())
+    assert {"koalarization", "koalarization_unet", "iizuka", "vanilla_cnn"} <= set(available_models())
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +81,15 @@ def test_colorizes_odd_page_sizes_and_round_trips(name, bw_page_crop, tmp_path):
     from mangacolor.core.color import gray_to_lightness
 
     model = _build(name)
-    assert model.stride == 8 and model.config["name"] == TINY[name]["name"]
-    col = Colorizer(model, {}, device="cpu", render_size=101)  # not a multiple of 8: the pipeline pads
+    # 8, or 32 for a network whose encoder is a pretrained feature pyramid (strides 4-32)
+    assert model.stride in (8, 32) and model.config["name"] == TINY[name]["name"]
+    col = Colorizer(model, {}, device="cpu", render_size=101)  # not a multiple of the stride: the pipeline pads
     L = gray_to_lightness(bw_page_crop)
     ab, used, _ = col.predict_ab(L)
     assert ab.shape == (203, 157, 2) and ab.dtype == np.float32
     assert np.isfinite(ab).all() and np.abs(ab).max() <= 127.0 + 1e-3
     # odd sizes straight into the network are refused with a clear error
-    with pytest.raises(ValueError, match="divisible by 8"):
+    with pytest.raises(ValueError, match=f"divisible by {model.stride}"):
         model.eval()(torch.zeros(1, 1, 30, 41))
     path = save_checkpoint(model, tmp_path / name, {"render_size": 101})
     model2, card = load_checkpoint(path)
@@ -95,7 +101,7 @@ def test_colorizes_odd_page_sizes_and_round_trips(name, bw_page_crop, tmp_path):
 def _loss(model, name, L, ab):
     from mangacolor.core.training.trainer import compute_loss
 
-    if TINY[name].get("head") == "classification":
+    if getattr(model, "head", None) == "classification":
         return compute_loss("classification", model.ab_logits(L), ab)
     return compute_loss("mse", model(L), ab)
 

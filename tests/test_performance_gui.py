@@ -53,11 +53,14 @@ def test_cpu_bf16_switch_in_settings_reaches_the_worker(qtbot, window):
 def test_page_results_arrive_display_ready(qtbot, window, bw_pages):
     tab = window.colorize_tab
     outcomes: list[PageOutcome] = []
-    window.worker.job_result.connect(lambda _id, p: outcomes.append(p))  # called in the worker thread
+    # PySide6 may call this in the worker thread or queue it to the GUI thread (after the tab's own
+    # slot, which emits page_colorized): wait for it either way
+    window.worker.job_result.connect(lambda _id, p: outcomes.append(p))
     with qtbot.waitSignal(tab.page_loaded, timeout=TIMEOUT_MS):
         tab.add_inputs([bw_pages[0]])
     with qtbot.waitSignal(tab.page_colorized, timeout=TIMEOUT_MS):
         tab.colorize_all()
+    qtbot.waitUntil(lambda: any(isinstance(o, PageOutcome) for o in outcomes), timeout=5000)
     out = next(o for o in outcomes if isinstance(o, PageOutcome))
     assert out.image is not None and out.image.format() == QImage.Format.Format_RGB32
     np.testing.assert_array_equal(qimage_to_rgb(out.image), out.result.rgb)

@@ -12,8 +12,9 @@ On the GPU machine, in this order, each part with its own time limit inside ``--
 2. **tests**: ``pytest -m cuda tests/test_cuda.py`` (autocast fp16/bf16 with the 313-bin softmax in
    float32, CUDA out-of-memory retried at a smaller render size and then on the CPU, two CUDA
    jobs in a row in the worker and in the batch engine), counts and failures;
-3. **network**: GFLOP and seconds per page at render size 576 in fp32 / fp16, NCHW /
-   channels-last, against the GPU's own matmul and convolution floor (``page_speed.py``);
+3. **network** (``--model``, default the bundled starter): GFLOP and seconds per page at render
+   size 576 in fp32 / fp16, NCHW / channels-last, against the GPU's own matmul and convolution
+   floor (``page_speed.py``), and the stages of one page;
 4. **chapter**: pages/s at render size 576 of a real 20-page chapter through the batch engine
    (.cbz in and out: decode, network, overspill check, encode), with the peak GPU memory, and
    the pure compute of the same pages;
@@ -58,22 +59,49 @@ TFLITE = "mobilenet_v2_1.0_224_quant.tflite"
 CARRIED = {"tflite": "tflite", "flatbuffers": "flatbuffers", "platformdirs": "platformdirs", "pytest": "pytest",
            "pluggy": "pluggy", "iniconfig": "iniconfig", "pygments": "pygments", "packaging": "packaging",
            "exceptiongroup": "exceptiongroup", "tomli": "tomli"}
-#: The training subset: folder -> images copied (the starter recipe's folders, fewer images).
-TRAIN_SUBSET = {"climate-frogs": 60, "faces256": 200, "godot-vn": 40, "katawa-shoujo": 60, "openmantra": 40,
-                "peppercarrot": 20}
+#: The training set carried to the GPU machine: the starter split's training files, reduced to
+#: the short side the trainer keeps anyway (512 px, ``load_color_images``) and stored as WebP;
+#: faces256, two thirds of the split, is cut so that faces do not dominate (as in the starter recipe).
+TRAIN_MAX_PER_FOLDER = {"faces256": 360}
+TRAIN_SHORT_SIDE = 512
+VAL_IMAGES = 48
+CHAPTER_BLACKJACK = 2  # 1414 x 2000 pages at the start of the chapter (about 1.5 MB each), then OpenMantra
 CHAPTER_PAGES = 20
+#: Seconds of the budget kept, after training, for the network, chapter and OOM parts.
+RESERVE_S = 150
 
 
 # --------------------------------------------------------------------------------------- prepare
 
 
-def prepare(data: Path = GPU_DATA, wheels: Path = WHEELS, shared: Path = SHARED) -> dict:
-    """Copy the data subset (about 45 MB) and download the wheels (a few hundred KB) for the GPU machine.
+def _carry_image(src: Path, dst: Path, short_side: int = TRAIN_SHORT_SIDE) -> None:
+    """``src`` reduced to ``short_side`` (never enlarged) and written as WebP (quality 88) at ``dst``."""
+    from PIL import Image
 
-    Run on the development machine (it has ``../shared`` and a package index); the two folders
-    are git-ignored and travel with the working tree (``carry``).
+    with Image.open(src) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        s = min(1.0, short_side / min(w, h))
+        if s < 1.0:
+            im = im.resize((round(w * s), round(h * s)), Image.Resampling.LANCZOS)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(dst.name + ".part")
+        im.save(tmp, "WEBP", quality=88, method=4)
+        tmp.replace(dst)
+
+
+def prepare(data: Path = GPU_DATA, wheels: Path = WHEELS, shared: Path = SHARED) -> dict:
+    """Copy the data for the GPU machine into ``data`` (about 40 MB) and download the wheels.
+
+    Writes ``pages/`` (a 20-page chapter of real B&W pages: the first Black Jack pages, then
+    OpenMantra), ``color/<folder>/`` (the training files of ``resources/starter_split.json``,
+    short side at most 512 px, WebP), ``val/<folder>/`` (the first validation files of the same
+    split, the same way), ``weights/`` (the MobileNetV2 ``.tflite``) and ``wheels/``. Run on the
+    development machine (it has ``../shared`` and a package index); the folder is git-ignored and
+    travels with the working tree (``carry``).
     """
-    pages = sorted((shared / "data" / "pages" / "blackjack").glob("*.jpg"))
+    shutil.rmtree(data, ignore_errors=True)
+    pages = sorted((shared / "data" / "pages" / "blackjack").glob("*.jpg"))[:CHAPTER_BLACKJACK]
     pages += sorted((shared / "data" / "pages" / "openmantra").glob("*/*.jpg"))
     copied = 0
     for p in pages[:CHAPTER_PAGES]:
@@ -81,17 +109,25 @@ def prepare(data: Path = GPU_DATA, wheels: Path = WHEELS, shared: Path = SHARED)
         (data / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(p, data / rel)
         copied += 1
-    for folder, n in TRAIN_SUBSET.items():
-        src = shared / "data" / "color" / folder
-        files = sorted(f for f in src.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))[:n]
-        for f in files:
-            dst = data / "color" / folder / f.relative_to(src)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(f, dst)
-            copied += 1
+    split = json.loads((REPO / "resources" / "starter_split.json").read_text())
+    per_folder: dict = {}
+    for rel in split["train_files"]:
+        folder = rel.split("/")[0]
+        per_folder.setdefault(folder, []).append(rel)
+    train = []
+    for folder, files in sorted(per_folder.items()):
+        cap = TRAIN_MAX_PER_FOLDER.get(folder)
+        if cap and len(files) > cap:  # evenly spread over the folder, deterministic
+            files = [files[round(i * len(files) / cap)] for i in range(cap)]
+        train += files
+    for sub, files in (("color", train), ("val", split["validation_files"][:VAL_IMAGES])):
+        for rel in files:
+            src = shared / "data" / "color" / rel
+            if src.is_file():
+                _carry_image(src, (data / sub / rel).with_suffix(".webp"))
+                copied += 1
     (data / "weights").mkdir(parents=True, exist_ok=True)
     shutil.copy2(shared / "weights" / TFLITE, data / "weights" / TFLITE)
-    split = REPO / "resources" / "starter_split.json"  # validation images named there, when present
     wheels.mkdir(parents=True, exist_ok=True)
     # pure-Python wheels only (the GPU machine's Python version is not known here)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(wheels), "--only-binary=:all:",
@@ -100,8 +136,9 @@ def prepare(data: Path = GPU_DATA, wheels: Path = WHEELS, shared: Path = SHARED)
     rc = subprocess.run(cmd).returncode
     size = sum(f.stat().st_size for f in data.rglob("*") if f.is_file())
     wsize = sum(f.stat().st_size for f in wheels.glob("*.whl"))
-    out = {"data": str(data), "files": copied, "data_mb": round(size / 2**20, 1), "wheels": str(wheels),
-           "wheels_mb": round(wsize / 2**20, 2), "pip_download_rc": rc, "split_file": split.is_file()}
+    counts = {sub: {f.name: len(list(f.iterdir())) for f in sorted((data / sub).iterdir())} for sub in ("color", "val")}
+    out = {"data": str(data), "files": copied, "images": counts, "data_mb": round(size / 2**20, 1),
+           "wheels": str(wheels), "wheels_mb": round(wsize / 2**20, 2), "pip_download_rc": rc}
     print(json.dumps(out, indent=1))
     return out
 
@@ -299,36 +336,96 @@ def oom_part(model_path: Path, data: Path, size: int) -> dict:
             "gpu_total_mib": round(total / 2**20)}
 
 
-def training_part(out: Path, data: Path, steps: int, limit_s: float, device: str) -> dict:
-    """A short run of the starter recipe (``mangacolor train``) in a subprocess; its checkpoint stays in OUT/train."""
-    run = out / "train"
+def _train_args(data: Path, run: Path, steps: int, device: str, minutes: float, batch: int, workers: int,
+                log_every: int = 20) -> list:
+    """``mangacolor train`` arguments of the starter recipe on the carried data."""
     folders = [str(p) for p in sorted((data / "color").iterdir()) if p.is_dir()]
     weights = data / "weights" / TFLITE
-    args = ["train", "--arch", "koalarization_unet", "--backbone", "mobilenetv2_100", "--backbone-weights", str(weights),
-            "--data", *folders, "--loss", "classification", "--rebalance", "1.0", "--embedding", "prelogits",
-            "--size", "224", "--scale", "240", "512", "--val-size", "256", "--val-max-images", "32",
-            "--batch-size", "16", "--max-steps", str(steps), "--lr", "7e-4", "--warmup-steps", str(max(1, steps // 10)),
-            "--cache-embeddings" if device != "cpu" else "--no-cache-embeddings", "--val-every", str(steps), "--checkpoint-every", str(steps), "--log-every", "20",
-            "--device", device, "--workers", "4" if device != "cpu" else "0",
-            "--time-limit", f"{max(0.5, (limit_s - 60) / 60):.1f}", "--out", str(run),
-            "--description", "gpu_check: a short run of the starter recipe"]
+    if not weights.is_file() and (SHARED / "weights" / TFLITE).is_file():
+        weights = SHARED / "weights" / TFLITE
+    val = ["--val", str(data / "val")] if (data / "val").is_dir() else ["--val-max-images", "32"]
+    every = max(1, steps // 4) if device != "cpu" else steps  # 4 validations on the GPU, 1 on the CPU
+    return ["train", "--arch", "koalarization_unet", "--backbone", "mobilenetv2_100", "--backbone-weights", str(weights),
+            "--data", *folders, *val, "--loss", "classification", "--rebalance", "1.0", "--embedding", "prelogits",
+            "--size", "224", "--scale", "240", "512", "--val-size", "256",
+            "--batch-size", str(batch), "--max-steps", str(steps), "--lr", "1e-3",
+            "--warmup-steps", str(max(1, min(300, steps // 20))),
+            "--cache-embeddings" if device != "cpu" else "--no-cache-embeddings", "--val-every", str(every),
+            "--checkpoint-every", str(every), "--log-every", str(log_every), "--device", device, "--workers", str(workers),
+            "--time-limit", f"{max(0.2, minutes):.2f}", "--out", str(run),
+            "--description", "mangacolor starter recipe (koalarization_unet on the ImageNet MobileNetV2), GPU run"]
+
+
+def _run_train(args: list, log: Path, limit_s: float) -> tuple:
+    """Run ``mangacolor train`` in a subprocess; (return code, output text, peak GPU MiB, wall seconds)."""
     code = ("import sys, time, torch; from mangacolor.core.cli import main; t = time.perf_counter(); rc = main(sys.argv[1:]); "
             "print('GPU_CHECK_PEAK_MIB', torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0); "
             "print('GPU_CHECK_WALL_S', time.perf_counter() - t); sys.exit(rc)")
-    t0 = time.perf_counter()
     try:
-        p = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=limit_s)
+        p = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
+                           timeout=max(5.0, limit_s))
         rc, text = p.returncode, p.stdout + "\n" + p.stderr
     except subprocess.TimeoutExpired as e:
-        rc, text = "timeout", str(e.stdout or "")
-    (out / "train.log").write_text(text)
-    res = {"rc": rc, "seconds": round(time.perf_counter() - t0, 1), "device": device, "steps_asked": steps,
-           "log": "train.log", "command": "mangacolor " + " ".join(args)}
+        rc, text = "timeout", (e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else str(e.stdout or ""))
+    log.write_text(text)
+    peak = wall = None
     for line in text.splitlines():
         if line.startswith("GPU_CHECK_PEAK_MIB"):
-            res["peak_gpu_memory_mib"] = round(float(line.split()[1]), 1)
+            peak = round(float(line.split()[1]), 1)
         if line.startswith("GPU_CHECK_WALL_S"):
-            res["wall_s"] = round(float(line.split()[1]), 1)
+            wall = round(float(line.split()[1]), 1)
+    return rc, text, peak, wall
+
+
+def _log_rate(run: Path, skip_steps: int = 20) -> Optional[float]:
+    """Optimizer steps per second in ``run/train_log.csv`` after the first ``skip_steps`` (warm-up)."""
+    import csv
+
+    f = run / "train_log.csv"
+    if not f.is_file():
+        return None
+    rows = [(float(r["step"]), float(r["elapsed_s"])) for r in csv.DictReader(f.open())]
+    rows = [r for r in rows if r[0] >= skip_steps] or rows
+    if len(rows) < 2 or rows[-1][1] <= rows[0][1]:
+        return None
+    return (rows[-1][0] - rows[0][0]) / (rows[-1][1] - rows[0][1])
+
+
+def training_part(out: Path, data: Path, steps: int, limit_s: float, device: str, batch: int = 32,
+                  workers: Optional[int] = None) -> dict:
+    """The starter recipe (``mangacolor train``) on the GPU for the time left; its checkpoint comes back.
+
+    On CUDA a probe of 60 steps measures the step rate first, so that the real run's cosine
+    schedule ends inside the time left (``steps`` = 0) or runs ``steps`` steps. The checkpoint
+    (``OUT/train/last.safetensors`` + card, a float16 copy when the float32 file is larger than
+    what comes back from the machine) stays in ``OUT/train``.
+    """
+    t0 = time.perf_counter()
+    workers = workers if workers is not None else (max(2, min(14, (os.cpu_count() or 4) - 2)) if device != "cpu" else 0)
+    res: dict = {"device": device, "batch_size": batch, "workers": workers}
+    if steps <= 0:
+        probe = out / "probe"
+        # 60 steps: the first epoch (about 28 steps) also computes every image's global embedding
+        # once (cached); the rate is taken after it
+        rc, _, _, wall = _run_train(_train_args(data, probe, 60, device, 5.0, batch, workers, log_every=10),
+                                    out / "probe.log", min(150.0, limit_s / 3))
+        rate = _log_rate(probe, skip_steps=30)
+        startup = (wall or 0) - (60 / rate if rate else 0)
+        shutil.rmtree(probe, ignore_errors=True)
+        res["probe"] = {"rc": rc, "wall_s": wall, "steps_per_s": round(rate, 2) if rate else None,
+                        "startup_s": round(startup, 1)}
+        if not rate:
+            res["error"] = "the probe run measured no step rate (see probe.log)"
+            return res
+        left = limit_s - (time.perf_counter() - t0)
+        # start-up, 4 validations and checkpoints, the final save: about 2 start-ups; 10 % margin
+        steps = int(rate * max(10.0, left - 2 * max(startup, 10.0)) * 0.9)
+    run = out / "train"
+    left = limit_s - (time.perf_counter() - t0)
+    args = _train_args(data, run, max(steps, 4), device, (left - 40) / 60, batch, workers)
+    rc, text, peak, wall = _run_train(args, out / "train.log", left - 5)
+    res.update({"rc": rc, "steps_asked": steps, "log": "train.log", "wall_s": wall, "peak_gpu_memory_mib": peak,
+                "command": "mangacolor " + " ".join(args)})
     metrics = run / "metrics.json"
     if metrics.is_file():
         try:
@@ -336,29 +433,52 @@ def training_part(out: Path, data: Path, steps: int, limit_s: float, device: str
             res["metrics"] = m if len(json.dumps(m)) < 20000 else {"note": "see train/metrics.json"}
         except ValueError:
             pass
+    rate = _log_rate(run, skip_steps=30)
+    res["steps_per_s"] = round(rate, 2) if rate else None
     log_csv = run / "train_log.csv"
     if log_csv.is_file():
         import csv
 
         rows = list(csv.DictReader(log_csv.open()))
-        if rows:
-            last = rows[-1]
-            res["last_log"] = last
-            try:
-                step, el = float(last.get("step", 0)), float(last.get("elapsed_s", 0))
-                res["steps_per_s"] = round(step / el, 2) if el > 0 else None
-            except ValueError:
-                pass
-    # one checkpoint comes back (last.safetensors + its card); the optimizer state, the second
-    # checkpoint (best.json keeps its card) and the preview images stay behind
-    for big in ("training_state.safetensors", "best.safetensors"):
+        res["train_log"] = rows[:: max(1, len(rows) // 40)] + rows[-1:]
+    res["crops_per_s"] = round(rate * batch, 1) if rate else None
+    # the optimizer state and the preview history stay behind; best.safetensors is dropped when
+    # it is the last one (best.json keeps its card)
+    for big in ("training_state.safetensors",):
         f = run / big
         if f.is_file():
             res["dropped_" + big] = round(f.stat().st_size / 2**20, 1)
             f.unlink()
     shutil.rmtree(run / "previews", ignore_errors=True)
+    for name in ("last", "best"):
+        f = run / f"{name}.safetensors"
+        if f.is_file() and f.stat().st_size > 15 * 2**20:  # what comes back: 16 MiB a file
+            from mangacolor.core.checkpoint import load_checkpoint, save_checkpoint
+
+            model, card = load_checkpoint(f)
+            card = {k: v for k, v in card.items() if k != "weights_dtype"}  # float16 now
+            save_checkpoint(model, run / f"{name}_fp16", card, half=True)
+            f.unlink()
     res["checkpoint"] = [p.name for p in sorted(run.glob("*.safetensors"))] if run.is_dir() else []
     return res
+
+
+def tidy_output(out: Path) -> list:
+    """Keep what comes back from the machine (at most 8 files): the report, the logs, the trained
+    checkpoint and its preview; the rest (parsed into the report already) is removed."""
+    keep = {"gpu_check.json", "cuda_tests.log", "train.log", "probe.log"}
+    keep_train = {"preview.png"}
+    lasts = sorted((out / "train").glob("last*.safetensors"))
+    if lasts:
+        keep_train |= {lasts[0].name, lasts[0].with_suffix(".json").name}
+    for f in sorted(out.rglob("*"), reverse=True):
+        rel = f.relative_to(out)
+        if f.is_file() and not (rel.as_posix() in keep or (len(rel.parts) == 2 and rel.parts[0] == "train"
+                                                             and rel.name in keep_train)):
+            f.unlink()
+        elif f.is_dir() and not any(f.iterdir()):
+            f.rmdir()
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -370,9 +490,13 @@ def main(argv: Optional[list] = None) -> int:
                     help="output folder (default $OUT, else gpu-check-out)")
     ap.add_argument("--data", type=Path, default=None, help="data folder (default .gpu-data, else ../shared/data)")
     ap.add_argument("--budget", type=float, default=510.0, help="seconds for everything (default 510: under 9 minutes)")
+    ap.add_argument("--model", default=None,
+                    help="checkpoint for the network, chapter and OOM parts (default: the bundled starter); "
+                         "'untrained-unet': the starter's new architecture, koalarization_unet, untrained")
     ap.add_argument("--render-size", type=int, default=576)
     ap.add_argument("--pages", type=int, default=CHAPTER_PAGES)
-    ap.add_argument("--train-steps", type=int, default=300)
+    ap.add_argument("--train-steps", type=int, default=0,
+                    help="training steps on the GPU (default 0: as many as fit in the time left, measured by a probe)")
     ap.add_argument("--prepare", action="store_true", help="copy the data subset and download the wheels, then stop")
     args = ap.parse_args(argv)
     if args.prepare:
@@ -430,19 +554,32 @@ def main(argv: Optional[list] = None) -> int:
     model = {}
 
     def model_path() -> Path:
+        """--model; else the checkpoint the training part just made (the new starter's
+        architecture with its trained weights); else the bundled starter."""
         if "path" not in model:
-            model["path"] = _unet_checkpoint(work, weights if weights.is_file() else None)
+            trained = sorted((out / "train").glob("last*.safetensors"))
+            if args.model == "untrained-unet":
+                model["path"] = _unet_checkpoint(work, weights if weights.is_file() else None)
+            elif args.model is None and trained:
+                model["path"] = trained[0]
+            else:
+                from mangacolor.core.library import resolve_model
+
+                model["path"] = resolve_model(args.model)
+            report["model"] = str(model["path"])
         return model["path"]
 
     part("tests", 60, lambda left: run_tests(out, min(240.0, left - 30)))
     if cuda:
+        # training first, with all but the seconds the measuring parts need (RESERVE_S)
+        part("training", 90, lambda left: training_part(out, data, args.train_steps, left - RESERVE_S, "cuda"))
         part("network", 40, lambda left: network_part(model_path(), data, args.render_size, 5))
-        part("chapter", 60, lambda left: chapter_part(model_path(), data, args.render_size, args.pages))
-        part("oom", 30, lambda left: oom_part(model_path(), data, args.render_size))
-        part("training", 90, lambda left: training_part(out, data, args.train_steps, left - 15, "cuda"))
+        part("chapter", 50, lambda left: chapter_part(model_path(), data, args.render_size, args.pages))
+        part("oom", 25, lambda left: oom_part(model_path(), data, args.render_size))
     else:  # the CPU-only parts: the same code paths, small
+        part("training_cpu", 90, lambda left: training_part(out, data, 4, min(300.0, left - 75), "cpu"))
         part("chapter_cpu", 60, lambda left: chapter_part(model_path(), data, 256, 3))
-        part("training_cpu", 90, lambda left: training_part(out, data, 4, min(300.0, left - 15), "cpu"))
+    tidy_output(out)
     report["cuda"] = cuda
     save()
     print(f"[gpu_check] wrote {json_path} in {report['seconds']} s")

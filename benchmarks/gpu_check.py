@@ -573,6 +573,7 @@ def main(argv: Optional[list] = None) -> int:
     if cuda:
         # training first, with all but the seconds the measuring parts need (RESERVE_S)
         part("training", 90, lambda left: training_part(out, data, args.train_steps, left - RESERVE_S, "cuda"))
+        tidy_output(out)  # what comes back is complete even if a later part runs out of time
         part("network", 40, lambda left: network_part(model_path(), data, args.render_size, 5))
         part("chapter", 50, lambda left: chapter_part(model_path(), data, args.render_size, args.pages))
         part("oom", 25, lambda left: oom_part(model_path(), data, args.render_size))

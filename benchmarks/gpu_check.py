@@ -337,16 +337,19 @@ def oom_part(model_path: Path, data: Path, size: int) -> dict:
 
 
 def _train_args(data: Path, run: Path, steps: int, device: str, minutes: float, batch: int, workers: int,
-                log_every: int = 20) -> list:
-    """``mangacolor train`` arguments of the starter recipe on the carried data."""
+                log_every: int = 20, init: Optional[Path] = None, hints: bool = False) -> list:
+    """``mangacolor train`` arguments of the starter recipe on the carried data (``init``: fine-tune
+    that checkpoint instead of a new network; ``hints``: with simulated color hints)."""
     folders = [str(p) for p in sorted((data / "color").iterdir()) if p.is_dir()]
     weights = data / "weights" / TFLITE
     if not weights.is_file() and (SHARED / "weights" / TFLITE).is_file():
         weights = SHARED / "weights" / TFLITE
     val = ["--val", str(data / "val")] if (data / "val").is_dir() else ["--val-max-images", "32"]
     every = max(1, steps // 4) if device != "cpu" else steps  # 4 validations on the GPU, 1 on the CPU
-    return ["train", "--arch", "koalarization_unet", "--backbone", "mobilenetv2_100", "--backbone-weights", str(weights),
-            "--data", *folders, *val, "--loss", "classification", "--rebalance", "1.0", "--embedding", "prelogits",
+    model = (["--init", str(init)] if init else
+             ["--arch", "koalarization_unet", "--backbone", "mobilenetv2_100", "--backbone-weights", str(weights),
+              "--embedding", "prelogits"])
+    return ["train", *model, *(["--hints"] if hints else []), "--data", *folders, *val, "--loss", "classification", "--rebalance", "1.0",
             "--size", "224", "--scale", "240", "512", "--val-size", "256",
             "--batch-size", str(batch), "--max-steps", str(steps), "--lr", "1e-3",
             "--warmup-steps", str(max(1, min(300, steps // 20))),
@@ -392,7 +395,7 @@ def _log_rate(run: Path, skip_steps: int = 20) -> Optional[float]:
 
 
 def training_part(out: Path, data: Path, steps: int, limit_s: float, device: str, batch: int = 32,
-                  workers: Optional[int] = None) -> dict:
+                  workers: Optional[int] = None, init: Optional[Path] = None, hints: bool = False) -> dict:
     """The starter recipe (``mangacolor train``) on the GPU for the time left; its checkpoint comes back.
 
     On CUDA a probe of 60 steps measures the step rate first, so that the real run's cosine
@@ -407,7 +410,8 @@ def training_part(out: Path, data: Path, steps: int, limit_s: float, device: str
         probe = out / "probe"
         # 60 steps: the first epoch (about 28 steps) also computes every image's global embedding
         # once (cached); the rate is taken after it
-        rc, _, _, wall = _run_train(_train_args(data, probe, 60, device, 5.0, batch, workers, log_every=10),
+        rc, _, _, wall = _run_train(_train_args(data, probe, 60, device, 5.0, batch, workers, log_every=10,
+                                                init=init, hints=hints),
                                     out / "probe.log", min(150.0, limit_s / 3))
         rate = _log_rate(probe, skip_steps=30)
         startup = (wall or 0) - (60 / rate if rate else 0)
@@ -422,7 +426,7 @@ def training_part(out: Path, data: Path, steps: int, limit_s: float, device: str
         steps = int(rate * max(10.0, left - 2 * max(startup, 10.0)) * 0.9)
     run = out / "train"
     left = limit_s - (time.perf_counter() - t0)
-    args = _train_args(data, run, max(steps, 4), device, (left - 40) / 60, batch, workers)
+    args = _train_args(data, run, max(steps, 4), device, (left - 40) / 60, batch, workers, init=init, hints=hints)
     rc, text, peak, wall = _run_train(args, out / "train.log", left - 5)
     res.update({"rc": rc, "steps_asked": steps, "log": "train.log", "wall_s": wall, "peak_gpu_memory_mib": peak,
                 "command": "mangacolor " + " ".join(args)})
@@ -497,6 +501,10 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--pages", type=int, default=CHAPTER_PAGES)
     ap.add_argument("--train-steps", type=int, default=0,
                     help="training steps on the GPU (default 0: as many as fit in the time left, measured by a probe)")
+    ap.add_argument("--init", type=Path, default=None, help="training: fine-tune this checkpoint instead of a new network")
+    ap.add_argument("--hints", action="store_true", help="training: with simulated color hints (a hint model)")
+    ap.add_argument("--only", nargs="+", default=None, metavar="PART", help="run only these parts (tests, training, "
+                    "network, chapter, oom)")
     ap.add_argument("--prepare", action="store_true", help="copy the data subset and download the wheels, then stop")
     args = ap.parse_args(argv)
     if args.prepare:
@@ -526,6 +534,8 @@ def main(argv: Optional[list] = None) -> int:
         tmp.replace(json_path)
 
     def part(name: str, need_s: float, fn: Callable[[float], dict]) -> None:
+        if args.only and name.removesuffix("_cpu") not in args.only:
+            return
         left = deadline - time.perf_counter()
         if left < need_s:
             report["parts"][name] = {"skipped": f"{left:.0f} s left of the budget, {need_s:.0f} s needed"}
@@ -572,13 +582,14 @@ def main(argv: Optional[list] = None) -> int:
     part("tests", 60, lambda left: run_tests(out, min(240.0, left - 30)))
     if cuda:
         # training first, with all but the seconds the measuring parts need (RESERVE_S)
-        part("training", 90, lambda left: training_part(out, data, args.train_steps, left - RESERVE_S, "cuda"))
+        part("training", 90, lambda left: training_part(out, data, args.train_steps, left - (RESERVE_S if not args.only or len(args.only) > 1 else 10), "cuda", init=args.init, hints=args.hints))
         tidy_output(out)  # what comes back is complete even if a later part runs out of time
         part("network", 40, lambda left: network_part(model_path(), data, args.render_size, 5))
         part("chapter", 50, lambda left: chapter_part(model_path(), data, args.render_size, args.pages))
         part("oom", 25, lambda left: oom_part(model_path(), data, args.render_size))
     else:  # the CPU-only parts: the same code paths, small
-        part("training_cpu", 90, lambda left: training_part(out, data, 4, min(300.0, left - 75), "cpu"))
+        part("training_cpu", 90, lambda left: training_part(out, data, 4, min(300.0, left - 75), "cpu", init=args.init,
+                                                                  hints=args.hints))
         part("chapter_cpu", 60, lambda left: chapter_part(model_path(), data, 256, 3))
     tidy_output(out)
     report["cuda"] = cuda

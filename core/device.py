@@ -7,9 +7,10 @@ Inference precision (measured in ``benchmarks/page_speed.py``, docs/performance.
 - CUDA: fp16 autocast when half precision is on (the settings' default);
 - CPU: bf16 autocast on a CPU that computes bf16 natively (AVX512-BF16 or AMX, as oneDNN reports
   it) unless switched off (``Settings.cpu_bf16``); fp32 elsewhere (emulated bf16 is slower);
-- the memory layout is the one measured fastest: channels-last (NHWC) on CUDA with fp16, and on
-  the CPU for ``koalarization_unet`` (the default starter's architecture) in fp32 and bf16;
-  NCHW otherwise (:data:`CHANNELS_LAST_ON_CPU`);
+- the memory layout is the one measured fastest: channels-last (NHWC) on the CPU for
+  ``koalarization_unet`` (the default starter's architecture) in fp32 and bf16 (:data:`CHANNELS_LAST_ON_CPU`);
+  NCHW otherwise, on CUDA too (:data:`CHANNELS_LAST_ON_CUDA`: on an H200 the starter's network is
+  launch-bound at about 13 ms per page, and channels-last fp16 was the slowest variant);
 - the classification head's 313-bin softmax and annealed mean always run in float32, outside
   the autocast region (bf16's 8-bit mantissa would cost up to half a dE there).
 """
@@ -23,7 +24,8 @@ from typing import Optional
 import torch
 
 __all__ = ["resolve_device", "device_name", "DeviceInfo", "list_devices", "cpu_has_bf16", "inference_dtype",
-           "prepare_model", "run_network", "channels_last_suits", "CHANNELS_LAST_ON_CPU"]
+           "prepare_model", "run_network", "channels_last_suits", "CHANNELS_LAST_ON_CPU",
+           "CHANNELS_LAST_ON_CUDA"]
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -114,20 +116,30 @@ def inference_dtype(device: torch.device, half: bool = True, cpu_bf16: bool = Tr
 CHANNELS_LAST_ON_CPU = frozenset({"koalarization_unet"})
 
 
+#: Architectures that run faster channels-last on CUDA with fp16/bf16 autocast. None measured so:
+#: on an NVIDIA H200 (torch 2.11, ``benchmarks/gpu_check.py``, render size 576) the
+#: koalarization_unet starter took 12.8 ms per page in fp32 NCHW, 13.2 ms in fp16 NCHW, 14.9 ms in
+#: fp32 channels-last and 17.3 ms in fp16 channels-last (kernel-launch bound, not FLOP bound).
+CHANNELS_LAST_ON_CUDA: frozenset = frozenset()
+
+
 def channels_last_suits(model: torch.nn.Module, device: torch.device, dtype: Optional[torch.dtype]) -> bool:
-    """Whether ``model`` should run channels-last on ``device`` (see :func:`prepare_model`)."""
+    """Whether ``model`` should run channels-last on ``device`` (see :func:`prepare_model`):
+    the architectures of :data:`CHANNELS_LAST_ON_CPU` on the CPU, of :data:`CHANNELS_LAST_ON_CUDA`
+    on CUDA with a reduced precision ``dtype``; NCHW for everything else."""
+    name = (getattr(model, "config", None) or {}).get("name")
     if torch.device(device).type == "cuda":
-        return dtype is not None
-    return (getattr(model, "config", None) or {}).get("name") in CHANNELS_LAST_ON_CPU
+        return dtype is not None and name in CHANNELS_LAST_ON_CUDA
+    return name in CHANNELS_LAST_ON_CPU
 
 
 def prepare_model(model: torch.nn.Module, dtype: Optional[torch.dtype],
                   channels_last: Optional[bool] = None) -> torch.nn.Module:
     """Put a model's weights in the memory layout it runs fastest in (in place; returns it).
 
-    On CUDA: channels-last (NHWC) with fp16/bf16 (the layout tensor-core convolutions run in),
-    NCHW in fp32. On the CPU: channels-last for the architectures of
-    :data:`CHANNELS_LAST_ON_CPU` (measured), NCHW for the others. Only the layout changes:
+    The layout :func:`channels_last_suits` gives (measured per architecture and device: on the
+    CPU channels-last for :data:`CHANNELS_LAST_ON_CPU`, on CUDA for :data:`CHANNELS_LAST_ON_CUDA`
+    with fp16/bf16; NCHW for the others). Only the layout changes:
     values, parameters and the state dict stay the same. The layout is remembered on the model
     (:func:`run_network` gives the input the same one), so calling this before every page costs
     nothing.

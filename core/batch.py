@@ -38,6 +38,17 @@ Leftover temporary files (``.NAME.XXXXXXXX.part``) of a killed run are removed o
 With ``cbz`` output, pages are staged in ``OUTDIR/.mangacolor-work/`` until their archive is
 complete, then the archive is written atomically and the staging removed.
 
+**Color hints** (:mod:`mangacolor.core.hints`, docs/hints.md). ``BatchSettings.hints`` is a hint
+file for a job of one page, or a folder of ``<stem>.hints.json`` files laid out like the folder
+output (the page ``OUTDIR/ch1/p01.png`` has ``HINTS/ch1/p01.hints.json``, pages of archives too);
+``BatchSettings.reference`` is a color image whose global hint (computed once) guides every page;
+a hint file's own ``reference`` wins for its page. Fills apply with any model; point hints and
+references need a model that takes hints (``colorizer.takes_hints``), otherwise they are left
+out and :attr:`BatchSummary.notes` says so once. A bad hint file fails its page only (a one-line
+reason naming the file). The journal keeps, per page, the SHA-256 of its hint file (and of the
+reference that file names): a changed, added or removed hint file makes the page be done again;
+the run's reference is part of the job's settings (a changed reference image redoes every page).
+
 GUI use: build a :class:`BatchJob`, optionally look at :meth:`BatchJob.plan`, then call
 :meth:`BatchJob.run` in a worker thread with a :class:`mangacolor.core.progress.Progress`
 (cancel/pause) and an ``on_page`` callback receiving a :class:`PageEvent` after every page;
@@ -97,6 +108,8 @@ _LOCK_NAME = ".mangacolor-job.lock"
 JOURNAL_FORMAT = 1
 IMAGE_FORMATS = ("png", "jpg", "webp")
 OUTPUT_FORMATS = ("folder", "cbz")
+#: Said once (BatchSummary.notes) when a job has point hints or a reference but its model takes no hints.
+NO_HINT_MODEL_NOTE = "points and references need a model that takes hints; fills applied"
 #: Default fraction of the page area that must be clearly colored to count as a color page.
 DEFAULT_COLORED_THRESHOLD = 0.005
 _MAX_NAMED = 20  # pages named in one summary line
@@ -191,6 +204,12 @@ class BatchSettings:
             writing) while the network runs on the next page, plus one that reads and decodes
             the page after it; 0 runs everything in the calling thread; None: half the CPU cores,
             1 to 4. Pages are still recorded and reported in job order.
+        hints: a version-1 hint file (a job of one page), or a folder of ``<stem>.hints.json``
+            laid out like the folder output (``HINTS/<page path in the output, no suffix>.hints.json``);
+            None: no hint files. Pages without a hint file in the folder get none.
+        reference: a color image whose colors guide every page (its global hint,
+            :func:`mangacolor.core.hints.global_hint`, computed once), or None. A hint file's own
+            ``reference`` wins for its page.
     """
 
     image_format: str = "png"
@@ -208,6 +227,8 @@ class BatchSettings:
     resume: bool = True
     archive_limits: dict = field(default_factory=dict)
     workers: Optional[int] = None
+    hints: Optional[str] = None
+    reference: Optional[str] = None
 
     def validate(self) -> None:
         """Raise :class:`BatchError` (one line) for a value out of range."""
@@ -230,6 +251,10 @@ class BatchSettings:
             raise BatchError(f"colorist {self.colorist!r} is not a plain name (control characters)")
         if self.workers is not None and int(self.workers) < 0:
             raise BatchError(f"workers {self.workers} is negative")
+        for name in ("hints", "reference"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, (str, os.PathLike)) or not str(v).strip()):
+                raise BatchError(f"{name} must be a path, not {v!r}")
         unknown = set(self.archive_limits) - {"max_pages", "max_bytes", "max_entry_bytes"}
         if unknown:
             raise BatchError(f"unknown archive limits: {', '.join(sorted(unknown))}")
@@ -262,8 +287,13 @@ class PageEvent:
             colors (after the fix when one was applied; plus ``page_score_before_fix``), or None.
         colored_fraction: the already-colored measure when it was computed.
         input_sha256: SHA-256 of the input bytes (None when unreadable).
+        hints_sha256: SHA-256 of the page's hint file and of the reference image it names (None
+            without a hint file); the journal redoes the page when it changes.
         archive: the output .cbz (relative to the output folder) with cbz output, else None.
         member: the page's entry name in ``archive``, else None.
+        hints: the hints the page's colors used, or None: ``{"file": hint file or None,
+            "points": n, "fills": n, "reference": image or None, "left_out": n}`` (``left_out``:
+            points and references a model without hints could not use).
     """
 
     index: int
@@ -279,11 +309,19 @@ class PageEvent:
     overspill: Optional[dict] = None
     colored_fraction: Optional[float] = None
     input_sha256: Optional[str] = None
+    hints_sha256: Optional[str] = None
     archive: Optional[str] = None
     member: Optional[str] = None
+    hints: Optional[dict] = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def used_hints(self) -> bool:
+        """The page's colors used a point, a fill or a reference."""
+        h = self.hints or {}
+        return bool(h.get("points") or h.get("fills") or h.get("reference"))
 
 
 @dataclass
@@ -302,6 +340,7 @@ class BatchSummary:
         journal: the journal file.
         archives: .cbz files written by this run (relative to ``outdir``).
         pages: every :class:`PageEvent`, in job order.
+        notes: one-line remarks said once for the job (e.g. :data:`NO_HINT_MODEL_NOTE`).
     """
 
     total: int = 0
@@ -315,6 +354,12 @@ class BatchSummary:
     journal: Optional[Path] = None
     archives: list = field(default_factory=list)
     pages: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    @property
+    def hinted(self) -> int:
+        """Pages (colorized now or by an earlier run) whose colors used hints or a reference."""
+        return sum(1 for e in self.pages if e.status in ("done", "resumed") and e.used_hints)
 
     @property
     def pages_per_minute(self) -> float:
@@ -344,13 +389,20 @@ class BatchSummary:
                 "seconds": round(self.seconds, 3), "pages_per_minute": round(self.pages_per_minute, 2),
                 "outdir": str(self.outdir) if self.outdir else None, "journal": str(self.journal) if self.journal else None,
                 "archives": list(self.archives), "overspill_scores": self.overspill_scores,
-                "overspill_flagged": self.flagged_pages}
+                "overspill_flagged": self.flagged_pages, "hinted": self.hinted, "notes": list(self.notes)}
 
     def lines(self) -> list[str]:
         """Human summary, one fact per line (the CLI prints these)."""
         out = [f"{self.done} colorized, {self.resumed} already done, {self.skipped} skipped (already colored), "
                f"{len(self.failed)} failed, of {self.total} pages" + ("; cancelled" if self.cancelled else ""),
                f"time {self.seconds:.1f} s" + (f", {self.pages_per_minute:.1f} pages/min" if self.done else "")]
+        hinted = [e for e in self.pages if e.status in ("done", "resumed") and e.used_hints]
+        if hinted:
+            files = sum(1 for e in hinted if e.hints.get("file"))
+            refs = sum(1 for e in hinted if e.hints.get("reference"))
+            out.append(f"{len(hinted)} of {self.total} pages used hints ({files} with a hint file, "
+                       f"{refs} with a reference image)")
+        out.extend(self.notes)
         scores = self.overspill_scores
         if scores:
             vals = np.array(list(scores.values()), np.float64)
@@ -551,6 +603,11 @@ class BatchJob:
         self.dropped_inside_output = 0
         #: one line per page given a distinct output name (both real inputs named)
         self.renamed: list[str] = []
+        #: one-line remarks said once for the job (also in :attr:`BatchSummary.notes`)
+        self.notes: list[str] = []
+        self._run_reference: Optional[Path] = None
+        self._run_global = None  # float32 (314,) global hint of settings.reference
+        self._reference_cache: dict = {}  # (resolved path, mtime_ns, size) -> (sha256, global hint or error)
 
     # ---- planning -------------------------------------------------------------------------
 
@@ -631,6 +688,7 @@ class BatchJob:
                 target = (self.outdir / Path(*g.archive_rel.parts)).resolve()
                 if target in inputs:
                     raise BatchError(f"{target} would overwrite an input archive; choose another output folder")
+        self._check_hints(plan)
         self._plan = plan
         return plan
 
@@ -719,6 +777,145 @@ class BatchJob:
 
         return skip
 
+    # ---- hints ----------------------------------------------------------------------------
+
+    def _check_hints(self, plan: list[PlannedPage]) -> None:
+        """Plan-time checks of ``settings.hints`` / ``settings.reference``; the run's global hint, once.
+
+        Raises:
+            BatchError: a missing hint file or folder, a hint file for more than one page, a bad
+                hint file given for the single page (its one-line reason), an unusable reference.
+        """
+        from .hints import HintError, load_hints
+
+        st = self.settings
+        if st.hints is not None:
+            path = Path(st.hints)
+            if path.is_file():
+                if len(plan) > 1:
+                    raise BatchError(f"{path}: a hint file is for one page, and the inputs have {len(plan)} pages; "
+                                     "give a folder of <stem>.hints.json laid out like the output folder")
+                try:
+                    hints = load_hints(path)
+                    if hints.reference is not None:
+                        self._reference_hint(hints.reference, path)
+                except HintError as e:
+                    raise BatchError(str(e)) from None
+            elif not path.is_dir():
+                raise BatchError(f"{path}: no such hint file or folder")
+        if st.reference is not None:
+            self._run_reference = Path(st.reference)
+            try:
+                self._run_global = self._reference_hint(self._run_reference, None)
+            except HintError as e:
+                raise BatchError(str(e)) from None
+
+    def _reference_entry(self, path: Path) -> tuple:
+        """(SHA-256 of the image file or None, its global hint or the HintError), cached per file version."""
+        from .hints import HintError, global_hint
+
+        path = Path(path)
+        try:
+            st = path.stat()
+            key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = (str(path), None, None)
+        hit = self._reference_cache.get(key)
+        if hit is None:
+            try:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                digest = None
+            try:
+                value = global_hint(path)
+            except HintError as e:
+                value = e
+            hit = self._reference_cache[key] = (digest, value)
+        return hit
+
+    def _reference_hint(self, path: Path, hint_file: Optional[Path]) -> np.ndarray:
+        """The global hint of a reference image (computed once per file version).
+
+        Raises:
+            HintError: unreadable or gray image; the message names the hint file that names it.
+        """
+        from .hints import HintError
+
+        value = self._reference_entry(path)[1]
+        if isinstance(value, HintError):
+            raise HintError(f"{hint_file}: {value}" if hint_file is not None else str(value))
+        return value
+
+    def _hint_rel(self, page: PlannedPage) -> PurePosixPath:
+        """The page's path in the folder output: where its hint file is looked up."""
+        return page.out_rel if page.group is None else _norm(page.rel)
+
+    def _page_hints(self, page: PlannedPage) -> tuple:
+        """The page's hint file, read.
+
+        Returns:
+            (hint file or None, SHA-256 of the file's bytes and of the reference image it names
+            or None, the :class:`mangacolor.core.hints.Hints` or the HintError or None).
+        """
+        from .hints import HintError, hints_for_page, load_hints
+
+        if self.settings.hints is None:
+            return None, None, None
+        path = hints_for_page(self.settings.hints, self._hint_rel(page))
+        if path is None:
+            return None, None, None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = b""
+        try:
+            loaded = load_hints(path)
+        except HintError as e:
+            return path, None, e
+        h = hashlib.sha256(data)
+        if loaded.reference is not None:
+            h.update(b"\0reference\0" + (self._reference_entry(loaded.reference)[0] or "missing").encode())
+        return path, h.hexdigest(), loaded
+
+    def _note(self, line: str) -> None:
+        if line not in self.notes:
+            self.notes.append(line)
+            log.info("%s", line)  # said once, with the summary (BatchSummary.lines)
+
+    def _hints_of(self, loaded, hint_file: Optional[Path], decoded, ev: PageEvent) -> tuple:
+        """What the page uses: (Hints with its points and fills, or None; global hint or None).
+
+        Sets ``ev.hints``. A model without hints gets the fills only (:data:`NO_HINT_MODEL_NOTE`).
+
+        Raises:
+            HintError: the hint file is bad, names a point outside the page or an unusable reference.
+        """
+        from .hints import HintError, Hints, check_on_page
+
+        if isinstance(loaded, HintError):
+            raise loaded
+        ref, gh = None, None
+        points, fills = [], []
+        if loaded is not None:
+            h, w = decoded.rgb.shape[:2]
+            check_on_page(loaded, (w, h), str(hint_file))
+            points, fills = list(loaded.points), list(loaded.fills)
+            if loaded.reference is not None:
+                ref = loaded.reference
+                gh = self._reference_hint(ref, hint_file)
+        if ref is None and self._run_global is not None:
+            ref, gh = self._run_reference, self._run_global
+        left_out = 0
+        if (points or ref is not None) and not getattr(self.colorizer, "takes_hints", False):
+            left_out = len(points) + (ref is not None)
+            points, ref, gh = [], None, None
+            self._note(NO_HINT_MODEL_NOTE)
+        if hint_file is not None or ref is not None or left_out:
+            ev.hints = {"file": str(hint_file) if hint_file is not None else None, "points": len(points),
+                        "fills": len(fills), "reference": str(ref) if ref is not None else None,
+                        "left_out": int(left_out)}
+        return (Hints(points, fills) if points or fills else None), gh
+
     # ---- helpers --------------------------------------------------------------------------
 
     def _fingerprint(self) -> dict:
@@ -737,6 +934,8 @@ class BatchJob:
             "neutral_ink": bool(st.neutral_ink),
             "layers": st.layers,
         }
+        if st.reference is not None:  # only then: journals of jobs without one keep their fingerprint
+            fp["reference_sha256"] = self._reference_entry(Path(st.reference))[0]
         return fp
 
     def _stage_dir(self, group: PurePosixPath) -> Path:
@@ -770,10 +969,13 @@ class BatchJob:
                         pass
         return n
 
-    def _finished(self, page: PlannedPage, digest: str, journal: _Journal) -> Optional[dict]:
+    def _finished(self, page: PlannedPage, digest: str, journal: _Journal,
+                  hints_digest: Optional[str] = None) -> Optional[dict]:
         rec = journal.pages.get(page.rel)
         if not rec or rec.get("status") not in ("done", "skipped") or rec.get("input_sha256") != digest:
             return None
+        if rec.get("status") == "done" and rec.get("hints_sha256") != hints_digest:
+            return None  # its hint file was changed, added or removed
         outputs = rec.get("outputs") or []
         if not outputs:
             return None
@@ -823,7 +1025,7 @@ class BatchJob:
         lock = _Lock(self.outdir)
         lock.acquire()
         journal = _Journal(self.outdir / JOURNAL_NAME)
-        summary = BatchSummary(total=len(plan), outdir=self.outdir, journal=journal.path)
+        summary = BatchSummary(total=len(plan), outdir=self.outdir, journal=journal.path, notes=self.notes)
         t0 = time.perf_counter()
         reader = ArchiveReader(**({"max_entry_bytes": st.archive_limits["max_entry_bytes"]}
                                   if "max_entry_bytes" in st.archive_limits else {}))
@@ -859,7 +1061,9 @@ class BatchJob:
                                     "input_sha256": ev.input_sha256, "outputs": ev.outputs,
                                     "seconds": round(ev.seconds, 3), "render_size": ev.render_size,
                                     "device": ev.device, "overspill": ev.overspill,
-                                    "colored_fraction": ev.colored_fraction, "time": _now()})
+                                    "colored_fraction": ev.colored_fraction,
+                                    **({"hints": ev.hints, "hints_sha256": ev.hints_sha256} if ev.hints else {}),
+                                    "time": _now()})
                 if page.group is not None and ev.outputs:
                     ev.archive = self._groups[page.group].archive_rel.as_posix()
                     ev.member = PurePosixPath(ev.outputs[0]).relative_to(
@@ -948,8 +1152,12 @@ class BatchJob:
             raise PageReadError(s.name, str(e).split(": ", 1)[-1]) from None
 
     def _fail(self, ev: PageEvent, e: BaseException, page: PlannedPage) -> PageEvent:
+        from .hints import HintError
+
         if isinstance(e, PageReadError):
             ev.reason = e.reason
+        elif isinstance(e, HintError):  # a bad hint file: its one line names the file
+            ev.reason = " ".join(str(e).split())
         elif isinstance(e, MemoryError):
             ev.reason = "out of memory"
         else:
@@ -997,15 +1205,18 @@ class BatchJob:
         t0 -= fetch_s if fetched is not None else 0.0  # a page's seconds include its read and decode
         if isinstance(data, PageReadError):
             return self._event(page, "failed", reason=data.reason, seconds=time.perf_counter() - t0)
-        if st.resume:
-            rec = journal.pages.get(page.rel) and self._finished(page, digest, journal)
+        hint_file, hints_digest, loaded = self._page_hints(page)
+        if st.resume and not isinstance(loaded, Exception):  # a bad hint file is reported, never resumed past
+            rec = journal.pages.get(page.rel) and self._finished(page, digest, journal, hints_digest)
             if rec:
                 for o in rec.get("outputs", []):
                     claimed[o.lower()] = page.rel
                 return self._event(page, "resumed", outputs=list(rec.get("outputs", [])), input_sha256=digest,
                                    overspill=rec.get("overspill"), render_size=rec.get("render_size"),
-                                   device=rec.get("device"), seconds=time.perf_counter() - t0)
-        ev = self._event(page, "failed", input_sha256=digest)
+                                   device=rec.get("device"), seconds=time.perf_counter() - t0,
+                                   hints=rec.get("hints"), hints_sha256=rec.get("hints_sha256"))
+        ev = self._event(page, "failed", input_sha256=digest, hints_sha256=hints_digest)
+        hints = None
         try:
             if isinstance(decoded, Exception):
                 raise decoded
@@ -1032,7 +1243,13 @@ class BatchJob:
             from .pipeline import page_lightness
 
             lightness = page_lightness(decoded)
-            ab, used, device = self.colorizer.predict_ab(lightness, st.render_size)
+            hints, gh = self._hints_of(loaded, hint_file, decoded, ev)
+            extra = {}
+            if hints is not None and hints.points:
+                extra["hints"] = hints
+            if gh is not None:
+                extra["global_hint"] = gh
+            ab, used, device = self.colorizer.predict_ab(lightness, st.render_size, **extra)
             ev.render_size, ev.device = int(used), str(device)
         except Exception as e:  # fault isolation: one bad page never stops the batch
             ev.seconds = time.perf_counter() - t0
@@ -1042,7 +1259,7 @@ class BatchJob:
         def finish() -> PageEvent:
             t1 = time.perf_counter()
             try:
-                self._write(page, ev, decoded, lightness, ab, ov, targets)
+                self._write(page, ev, decoded, lightness, ab, ov, targets, hints.fills if hints is not None else None)
             except Exception as e:  # the same isolation for the second stage
                 self._fail(ev, e, page)
             ev.seconds += time.perf_counter() - t1
@@ -1061,14 +1278,21 @@ class BatchJob:
         claimed[name.lower()] = page.rel
 
     def _write(self, page: PlannedPage, ev: PageEvent, decoded, lightness: np.ndarray, ab: np.ndarray, ov,
-               targets: list) -> None:
-        """Stage 2 (a worker thread): neutral ink, overspill check/fix, L*a*b* -> sRGB, encode, layered file, write."""
+               targets: list, fills: Optional[list] = None) -> None:
+        """Stage 2 (a worker thread): region fills, neutral ink, overspill check/fix, L*a*b* -> sRGB,
+        encode, layered file, write."""
         from .pipeline import combine_lab, neutral_ink_ab
 
         st = self.settings
         ink = None
+        if fills:  # flat colors of line-bounded regions over the prediction (as Colorizer.colorize_page)
+            from .hints import apply_fills
+            from .overspill import ink_mask, segment_regions
+
+            ink = ink_mask(decoded.gray)
+            ab = apply_fills(ab, fills, segment_regions(ink))
         if st.neutral_ink:
-            if ov is not None and min(lightness.shape) >= 8:
+            if ov is not None and min(lightness.shape) >= 8 and ink is None:
                 ink = ov.ink_mask(decoded.gray)  # found once, for the neutral ink and the check
             ab = neutral_ink_ab(lightness, ab, decoded.gray, ink=ink)
         report = None

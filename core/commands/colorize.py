@@ -1,7 +1,8 @@
 """``mangacolor colorize INPUT... -o OUTDIR``: colorize files, folders and archives (DESIGN.md 7).
 
 A thin client of :mod:`mangacolor.core.batch`: resumable (a journal in OUTDIR), folder or .cbz
-output, already-colored pages copied through, overspill fix and scores, layered PSD/ORA files.
+output, already-colored pages copied through, overspill fix and scores, layered PSD/ORA files,
+color hints (``--hints FILE|DIR``, ``--reference IMAGE``; docs/hints.md).
 
 Exit codes: 0 every page done; 1 some pages failed (the rest are done); 2 unusable input, model
 or settings (one line on stderr); 130 stopped by Ctrl+C (the first one finishes the current
@@ -55,6 +56,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "(default: none added; the colorization is always noted in Notes)")
     p.add_argument("--no-score", action="store_true",
                    help="skip the per-page overspill score (faster; the fix and --layers still analyse pages)")
+    p.add_argument("--hints", default=None, type=Path, metavar="FILE|DIR",
+                   help="color hints (docs/hints.md): a version-1 hint file for a single input page, or a folder "
+                        "of <stem>.hints.json laid out like the output folder (OUTDIR/ch1/p01.png has "
+                        "DIR/ch1/p01.hints.json); fills work with any model, points need a model that takes hints")
+    p.add_argument("--reference", default=None, type=Path, metavar="IMAGE",
+                   help="a color image whose colors guide every page (a chapter's color cover, a character sheet; "
+                        "needs a model that takes hints); a hint file's own reference wins for its page")
     p.add_argument("--restart", action="store_true", help="ignore the journal in OUTDIR and redo every page")
     p.add_argument("--sample", action="store_true", help="colorize the bundled sample page")
     p.set_defaults(func=run)
@@ -94,7 +102,9 @@ def run(args) -> int:
         colored_threshold=DEFAULT_COLORED_THRESHOLD if args.colored_threshold is None else args.colored_threshold,
         fix_overspill=args.fix_overspill, fix_strength=args.fix_strength, neutral_ink=not args.keep_ink_color,
         layers=args.layers, colorist=args.colorist,
-        overspill_scores=not args.no_score, resume=not args.restart)
+        overspill_scores=not args.no_score, resume=not args.restart,
+        hints=str(args.hints) if args.hints is not None else None,
+        reference=str(args.reference) if args.reference is not None else None)
     progress = Progress()
     bar = None
 

@@ -53,6 +53,7 @@ from .actions import make_action
 from .io_tasks import make_thumbnail
 from .dropping import LocalFileDropMixin
 from .qt_images import rgb_to_qimage
+from .reference_field import ReferenceField
 from .settings import app_settings, settings_dir_value
 from .worker import CANCELLED, DONE, Job, JobContext, ModelWorker, one_line
 
@@ -119,6 +120,7 @@ class BatchSpec:
         skip_colored: copy already-colored pages through unchanged (off by default, as in the
             ``colorize`` command, :class:`mangacolor.core.batch.BatchSettings`).
         quality: JPEG/WebP quality 1-100.
+        reference: a color image whose colors guide every page (docs/hints.md), or None.
         state: one of waiting, running, paused, done, cancelled, failed.
         done: pages finished (colorized, skipped or resumed) when last seen.
         total: pages of the job (0 before it was planned).
@@ -134,6 +136,7 @@ class BatchSpec:
     fix_overspill: bool = False
     skip_colored: bool = False
     quality: int = 95
+    reference: Optional[str] = None
     state: str = WAITING
     done: int = 0
     total: int = 0
@@ -144,7 +147,7 @@ class BatchSpec:
                              output_format=self.output_format,
                              render_size=int(self.render_size) if self.render_size else None,
                              skip_colored=bool(self.skip_colored), fix_overspill=bool(self.fix_overspill),
-                             resume=True)
+                             reference=self.reference or None, resume=True)
 
     @property
     def title(self) -> str:
@@ -591,6 +594,9 @@ class BatchTab(LocalFileDropMixin, QWidget):
         form.addRow("Pages as", self.format_combo)
         form.addRow("Write to", self.output_combo)
         form.addRow("Output folder", out_row)
+        self.reference_field = ReferenceField(self.settings, self.settings_box)
+        self.reference_field.changed.connect(lambda _p: self._apply_panel("reference"))
+        form.addRow("Reference image", self.reference_field)
         self.settings_note = QLabel("", self.settings_box)
         self.settings_note.setWordWrap(True)
         self.settings_note.setStyleSheet("QLabel { color: #808080; }")
@@ -1036,9 +1042,10 @@ class BatchTab(LocalFileDropMixin, QWidget):
             e.spec.state = FINISHED
             n_failed = len(summary.failed)
             parts = [(summary.done, "colorized"), (summary.resumed, "done before"), (summary.skipped, "skipped"),
-                     (n_failed, "failed")]
+                     (n_failed, "failed"), (getattr(summary, "hinted", 0), "with hints")]
             e.message = ", ".join(f"{n} {what}" for n, what in parts if n) or "no pages"
-            self._say(f"Batch {e.spec.title}: {e.message}")
+            self._say(f"Batch {e.spec.title}: {e.message}"
+                      + "".join(f"; {note}" for note in getattr(summary, "notes", [])))
         elif status == DONE:  # the job could not start (BatchError)
             e.spec.state = FAILED_STATE
             e.message = e.message or "the job did not run"
@@ -1078,8 +1085,9 @@ class BatchTab(LocalFileDropMixin, QWidget):
         s, item = e.spec, e.item
         if item is None:
             return
-        item.setText(0, s.title)
-        item.setToolTip(0, "\n".join(s.inputs) + f"\nmodel: {s.model_name}")
+        item.setText(0, s.title + (f"  \u2014 reference {Path(s.reference).name}" if s.reference else ""))
+        item.setToolTip(0, "\n".join(s.inputs) + f"\nmodel: {s.model_name}"
+                        + (f"\nreference image: {s.reference}" if s.reference else ""))
         text = _STATE_TEXT.get(s.state, s.state)
         if e.message:
             text += f" \u2014 {e.message}"
@@ -1241,7 +1249,7 @@ class BatchTab(LocalFileDropMixin, QWidget):
             self.settings_note.setText("Drop folders or archives to add jobs with these settings.")
         self._load_panel(src)
         for w in (self.model_combo, self.render_spin, self.fix_check, self.skip_check, self.format_combo,
-                  self.output_combo):
+                  self.output_combo, self.reference_field):
             w.setEnabled(bool(editable) or not keys)
         one = len(editable) == 1 or not keys
         self.outdir_edit.setEnabled(one)
@@ -1260,6 +1268,7 @@ class BatchTab(LocalFileDropMixin, QWidget):
             self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(s.image_format)))
             self.output_combo.setCurrentIndex(max(0, self.output_combo.findData(s.output_format)))
             self.outdir_edit.setText(s.outdir)
+            self.reference_field.set_path(s.reference)
         finally:
             self._loading_panel = False
 
@@ -1279,6 +1288,8 @@ class BatchTab(LocalFileDropMixin, QWidget):
             return self.outdir_edit.text().strip()
         if name == "model":
             return self.model_combo.currentData() or self._worker_model()
+        if name == "reference":
+            return self.reference_field.path()
         raise KeyError(name)
 
     def _apply_panel(self, name: str) -> None:

@@ -82,6 +82,13 @@ def hint_copy_model():
     return m.eval()
 
 
+@pytest.fixture
+def qtbot_or_skip(request):
+    """pytest-qt's ``qtbot`` (the window test is skipped without pytest-qt)."""
+    pytest.importorskip("pytestqt")
+    return request.getfixturevalue("qtbot")
+
+
 @pytest.fixture(scope="module")
 def hint_model_path(tmp_path_factory):
     from mangacolor.core.checkpoint import save_checkpoint
@@ -419,3 +426,60 @@ def test_a_batch_with_one_bad_hint_file_does_the_other_pages(tiny_model_path, bw
     _hint_file(bad, points=[])
     assert main(_colorize(chapter, "-o", out, "--model", tiny_model_path, "--hints", hdir)) == 0
     assert "1 colorized, 2 already done" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# the Batch tab
+
+
+def test_batch_tab_reference_field_reaches_the_batch(qtbot_or_skip, hint_model_path, bw_pages, shared_data,
+                                                      tmp_path, monkeypatch):
+    from mangacolor.app import reference_field as ref_mod
+    from mangacolor.app.batch_tab import FINISHED, queue_path
+    from mangacolor.app.main_window import MainWindow
+    from mangacolor.core.batch import JOURNAL_NAME
+
+    qtbot = qtbot_or_skip
+    blue = shared_data / "color" / "peppercarrot" / "episode01_5.jpg"
+    chapter = tmp_path / "chapter"
+    for i in range(2):
+        write_small(bw_pages[i], chapter / f"p{i + 1}.png", short=300)
+    w = MainWindow(model_path=hint_model_path, render_size=128)
+    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
+    w.show()
+    tab = w.batch_tab
+    w.tabs.setCurrentWidget(tab)
+    (key,) = tab.add_inputs([chapter])
+    tab.select(key)
+    assert tab.spec(key).reference is None and not tab.reference_field.clear_button.isEnabled()
+    asked = []
+
+    def chooser(parent, title, start, filters):
+        asked.append(start)
+        return str(blue), filters
+
+    monkeypatch.setattr(ref_mod.QFileDialog, "getOpenFileName", staticmethod(chooser))
+    tab.reference_field.browse_button.click()
+    assert tab.spec(key).reference == str(blue)
+    assert tab.settings.value(ref_mod.REFERENCE_FOLDER_KEY) == str(blue.parent)  # remembered for next time
+    item = tab.entry(key).item
+    assert "reference episode01_5.jpg" in item.text(0) and str(blue) in item.toolTip(0)
+    assert json.loads(queue_path().read_text())["jobs"][0]["reference"] == str(blue)
+    tab.reference_field.clear_button.click()
+    assert tab.spec(key).reference is None and "reference" not in item.text(0)
+    tab.reference_field.browse_button.click()
+    assert asked[-1] == str(blue.parent)  # the chooser opens in the remembered folder
+    assert tab.spec(key).settings().reference == str(blue)
+
+    ended = []
+    tab.job_ended.connect(lambda k, state: ended.append(state))
+    tab.table.clearSelection()
+    assert tab.start() == 1
+    qtbot.waitUntil(lambda: bool(ended), timeout=120000)
+    assert ended == [FINISHED], w.last_message
+    out = tab.output_folder(key)
+    header = json.loads((out / JOURNAL_NAME).read_text().splitlines()[0])
+    assert header["settings"]["reference"] == str(blue) and header["fingerprint"]["reference_sha256"]
+    c = _page_color(out / "chapter" / "p1.png", chapter / "p1.png")
+    assert _cos(c, _mean_ab_of(blue)) > 0.9  # the pages took the reference's colors
+    assert "2 with hints" in tab.entry(key).message

@@ -6,8 +6,11 @@ DESIGN.md section 6:
   :class:`mangacolor.core.pipeline.Colorizer`; the model is loaded lazily, in that thread, by the
   first job that needs it (by default the bundled starter model,
   :func:`mangacolor.core.library.resolve_model`);
-- jobs (:class:`Job` subclasses: preview/colorize now, batch and training later) wait in a FIFO
+- jobs (:class:`Job` subclasses: preview/colorize, hint updates, batch, training) wait in a FIFO
   queue and run one at a time;
+- the Hints mode's jobs (:mod:`mangacolor.app.hint_jobs`) work on a
+  :class:`mangacolor.core.hint_session.HintSession` per shown page, which the worker keeps
+  (:meth:`JobContext.hint_session`: the extractor runs once per page);
 - results come back only through signals, as numpy arrays or plain Python objects; the worker
   never touches a widget;
 - every job carries a :class:`mangacolor.core.progress.Progress`; Cancel calls
@@ -43,7 +46,8 @@ if TYPE_CHECKING:  # torch is imported by the worker thread on its first job, so
     from mangacolor.core.pipeline import ColorizedPage, Colorizer
 
 __all__ = ["Job", "JobContext", "LoadModelJob", "ColorizeJob", "PageOutcome", "ModelLoadError",
-           "ModelWorker", "WorkerThread", "one_line", "is_cuda_error", "freeze_long_lived", "display_image"]
+           "ModelWorker", "WorkerThread", "one_line", "is_cuda_error", "freeze_long_lived", "display_image",
+           "MAX_HINT_SESSIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ _job_ids = itertools.count(1)
 
 #: Job end states reported by :attr:`ModelWorker.job_finished`.
 DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
+#: Hint sessions the worker keeps (the shown page and the one before; ~40 MB each for a 1414 x 2000 page).
+MAX_HINT_SESSIONS = 2
 
 
 def is_cuda_error(err: BaseException) -> bool:
@@ -176,6 +182,25 @@ class JobContext:
         plain objects, never widgets or ``QPixmap``."""
         self._worker.job_result.emit(self._job.id, payload)
 
+    def hint_session(self, key: str, source: PageSource, render_size: int, page: Optional[Page] = None):
+        """The :class:`~mangacolor.core.hint_session.HintSession` of a page on the worker's model,
+        opened now (the page decoded from ``source`` unless ``page`` is given, the extractor run
+        once) or reused; the worker keeps the :data:`MAX_HINT_SESSIONS` most recent ones.
+
+        Raises:
+            ModelLoadError: the model cannot be loaded.
+            PageReadError: the page cannot be read.
+        """
+        return self._worker.hint_cache().session(self.colorizer(), key, source, int(render_size), page)
+
+    def reference_hint(self, path: Union[str, Path]) -> np.ndarray:
+        """The global hint, float32 (314,), of a reference image (cached by path, size and time).
+
+        Raises:
+            HintError: unreadable or gray image (one line naming the file).
+        """
+        return self._worker.hint_cache().reference(Path(path))
+
 
 class LoadModelJob(Job):
     """Load the model now (so the status bar can name it before the first page)."""
@@ -202,6 +227,9 @@ class PageOutcome:
         image: ``result.rgb`` as a display-ready ``QImage`` (:func:`display_image`), made in the
             worker so the GUI thread does not convert 8 MB per page.
         ab16: ``result.ab`` in float16 (the window's cache for the overspill fix), made in the worker.
+        hint_token: the ``token`` of the :class:`mangacolor.app.hint_jobs.HintRequest` the result
+            was made with (None: no hints).
+        hint_note: one-line remark on those hints (a reference that cannot be read), else None.
     """
 
     key: str
@@ -211,6 +239,8 @@ class PageOutcome:
     error: Optional[str] = None
     image: Optional[QImage] = None
     ab16: Optional[np.ndarray] = None
+    hint_token: object = None
+    hint_note: Optional[str] = None
 
 
 def display_image(rgb: np.ndarray) -> QImage:
@@ -235,16 +265,23 @@ class ColorizeJob(Job):
     ``error`` and the job goes on. Progress is reported after every page as (pages done, total,
     page name); Cancel stops before the next page.
 
+    Pages with hints (``hinted``) are colorized under them through their hint session (the
+    session is then ready for the next edit); their outcome carries the request's token.
+
     Args:
         items: (key, source) pairs.
         render_size: short side in pixels the network runs at (None: the model's own).
+        hinted: key -> :class:`mangacolor.app.hint_jobs.HintRequest` for the pages that have hints
+            (points, fills, a reference).
     """
 
-    def __init__(self, items: Sequence[tuple[str, PageSource]], render_size: Optional[int] = None):
+    def __init__(self, items: Sequence[tuple[str, PageSource]], render_size: Optional[int] = None,
+                 hinted: Optional[dict] = None):
         n = len(items)
         super().__init__(f"Colorizing {n} page{'s' if n != 1 else ''}")
         self.items = list(items)
         self.render_size = render_size
+        self.hinted: dict = dict(hinted or {})
 
     @property
     def keys(self) -> list[str]:
@@ -259,9 +296,16 @@ class ColorizeJob(Job):
         results = colorize_sources(colorizer, [s for _, s in self.items], self.progress, self.render_size)
         for key, res in zip(keys, results):
             out = PageOutcome(key=key, source=res.source, page=res.page, result=res.result, error=res.error)
-            if res.result is not None:  # the GUI thread's conversions, done here (GUI latency, issue 14)
-                out.image = display_image(res.result.rgb)
-                out.ab16 = res.result.ab.astype(np.float16)
+            req = self.hinted.get(key)
+            if req is not None and res.result is not None and res.page is not None:
+                from .hint_jobs import colorize_hinted
+
+                out.result, out.hint_note = colorize_hinted(ctx, colorizer, req, res.page,
+                                                            self.render_size or colorizer.render_size)
+                out.hint_token = req.token
+            if out.result is not None:  # the GUI thread's conversions, done here (GUI latency, issue 14)
+                out.image = display_image(out.result.rgb)
+                out.ab16 = out.result.ab.astype(np.float16)
             ctx.emit(out)
 
 
@@ -305,6 +349,7 @@ class ModelWorker(QObject):
         self._card: dict = {}
         self._loaded_spec = None
         self._colorizer: Optional["Colorizer"] = None
+        self._hint_cache = None  # worker thread only (hint_cache())
         # queued even when emitted from the worker thread itself: no recursion between jobs
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
 
@@ -443,6 +488,8 @@ class ModelWorker(QObject):
             raise ModelLoadError(msg) from None
         self._colorizer = colorizer
         self._loaded_spec = (spec, half)
+        if self._hint_cache is not None:
+            self._hint_cache.clear_sessions()  # they hold the previous model
         freeze_long_lived()
         with self._lock:
             self._card = dict(colorizer.card)
@@ -472,6 +519,15 @@ class ModelWorker(QObject):
             return Colorizer.from_checkpoint(weights, device=device, half=half, cpu_bf16=cpu_bf16)
         except Exception as e:  # CheckpointError, OSError, ValueError (device), RuntimeError (CUDA)
             raise ModelLoadError(f"cannot load model {weights.stem}: {one_line(e)}") from None
+
+    def hint_cache(self):
+        """The hint sessions and reference hints the worker keeps (worker thread only;
+        :class:`mangacolor.app.hint_jobs.HintCache`)."""
+        if self._hint_cache is None:
+            from .hint_jobs import HintCache
+
+            self._hint_cache = HintCache(MAX_HINT_SESSIONS)
+        return self._hint_cache
 
     @Slot()
     def _drain(self) -> None:

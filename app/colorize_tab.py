@@ -21,6 +21,9 @@ draggable divider) or one at a time (3; O flips between original and colorized a
 place); the choice is remembered. The model combo box lists the model library
 (:func:`mangacolor.core.library.model_entries`); choosing one asks the window to load it
 (:attr:`ColorizeTab.model_requested`).
+
+Hints (Shift+H, :mod:`mangacolor.app.hints_mode`): points, fills and a reference image on the
+colorized view steer the colors; the page is colorized again on the worker after each edit.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from mangacolor.core.imageio import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, collect_so
 
 from .actions import make_action
 from .batch_tab import ModelListLoader
+from .hints_mode import HintsMode
 from .image_view import VIEW_MODES, CompareView
 from .io_tasks import PageIO
 from .overspill_tasks import OverspillResult, OverspillService
@@ -330,7 +334,7 @@ class ColorizeTab(QWidget):
         self.legend = HeatmapLegend(OVERLAY_OPACITY, self)
         spacer = QWidget(self)
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.overspill_bar.addWidget(spacer)
+        self._spacer_action = self.overspill_bar.addWidget(spacer)
         self._legend_action = self.overspill_bar.addWidget(self.legend)
         self._legend_action.setVisible(False)
         self._strength_timer = QTimer(self)
@@ -366,6 +370,13 @@ class ColorizeTab(QWidget):
         worker.model_ready.connect(self._on_model_ready)
         worker.model_refused.connect(self._on_model_refused)
         worker.model_failed.connect(self._on_model_failed)
+        # after the tab's own worker connections: the Hints mode sees a page's result once it is applied
+        self.hints = HintsMode(self)
+        self.hints.message.connect(self._say)
+        self.actions_by_name.update(self.hints.actions_by_name)
+        self.overspill_bar.insertSeparator(self._spacer_action)
+        self.overspill_bar.insertAction(self._spacer_action, self.actions_by_name["hints"])
+        lay.insertWidget(2, self.hints.toolbar)
         self._show(None)
         self._update_actions()
 
@@ -611,8 +622,15 @@ class ColorizeTab(QWidget):
                     score += "; the heatmap shows the prediction before the fix"
             elif self._fix_on() and self.fix_strength() > 0:
                 col += " \u2014 fixing\u2026"
+        col += self.hints.caption(entry.key) if hasattr(self, "hints") else ""
         self.score_label.setText(score)
         self.compare.set_captions(f"Original{size}", col)
+
+    def update_captions(self) -> None:
+        """Say again what the shown page is (its captions), e.g. after its hints changed."""
+        entry = self.page_list.entry(self._shown_key) if self._shown_key else None
+        if entry is not None:
+            self._update_captions(entry)
 
     def _on_loaded(self, generation: int, key: str, thumb, rgb, width: int, height: int, dpi) -> None:
         if generation != self.io.generation:
@@ -769,7 +787,7 @@ class ColorizeTab(QWidget):
         if not items:
             self._say("Nothing to colorize: those pages are already queued" if keys else "No page selected")
             return None
-        job = ColorizeJob(items, render_size=self.render_size())
+        job = ColorizeJob(items, render_size=self.render_size(), hinted=self.hints.requests_for(k for k, _ in items))
         self._jobs[job.id] = job
         for key, _ in items:
             self.page_list.set_state(key, PageState.QUEUED)
@@ -819,35 +837,59 @@ class ColorizeTab(QWidget):
                                            self._colorized_placeholder(entry))
                 self._update_captions(entry)
         else:
-            res = payload.result
-            entry.clear_result()
-            entry.saved = False
-            entry.colorized = res.rgb
-            entry.render_size = res.render_size
-            entry.seconds = res.seconds
-            entry.size = (res.rgb.shape[1], res.rgb.shape[0])
-            # the cached prediction for the overspill fix (a*b* in half precision: 0.03 units at most)
-            entry.lightness = res.lightness
-            entry.ab = payload.ab16 if payload.ab16 is not None else res.ab.astype(np.float16)
-            self._reports.pop(entry.key, None)
-            self._fix_requested.pop(entry.key, None)
-            self.page_list.set_overspill(entry.key, None)
             if payload.page is not None:
                 entry.dpi = payload.page.dpi
-                self._remember_original(entry.key, payload.page.rgb)
-            self.page_list.set_state(entry.key, PageState.DONE, "")
-            self._analyze(entry.key, res.lightness, res.ab)
-            if entry.key == self._shown_key:
-                shown = payload.image if payload.image is not None else rgb_to_qimage(res.rgb)  # made in the worker
-                if not self.compare.original_view.has_image() and payload.page is not None:
-                    self.compare.set_images(rgb_to_qimage(payload.page.rgb), shown)
-                else:
-                    self.compare.set_colorized(shown)
-                self._update_captions(entry)
-                self._ensure_fix(entry.key)
-                self._update_overlay()
+            self.set_result(entry.key, payload.result, payload.image, payload.ab16, payload.page)
             self.page_colorized.emit(entry.key)
         self._update_actions()
+
+    def set_result(self, key: str, res, image=None, ab16: Optional[np.ndarray] = None, page=None,
+                   analyze: bool = True) -> None:
+        """Keep and show a page's colorized result (a colorize job's, or a hint update's).
+
+        Args:
+            key: the page.
+            res: :class:`mangacolor.core.pipeline.ColorizedPage` (``rgb`` uint8 (H, W, 3), ``ab``
+                float32 (H, W, 2), ``lightness`` float32 (H, W)).
+            image: ``res.rgb`` as a display-ready ``QImage`` (made in the worker), or None.
+            ab16: ``res.ab`` as float16 (made in the worker), or None.
+            page: the decoded page (its original is kept for the view), or None.
+            analyze: run the overspill check now (a hint update defers it: :meth:`check_overspill`).
+        """
+        entry = self.page_list.entry(key)
+        if entry is None:
+            return
+        entry.clear_result()
+        entry.saved = False
+        entry.colorized = res.rgb
+        entry.render_size = res.render_size
+        entry.seconds = res.seconds
+        entry.size = (res.rgb.shape[1], res.rgb.shape[0])
+        # the cached prediction for the overspill fix (a*b* in half precision: 0.03 units at most)
+        entry.lightness = res.lightness
+        entry.ab = ab16 if ab16 is not None else res.ab.astype(np.float16)
+        self._reports.pop(entry.key, None)
+        self._fix_requested.pop(entry.key, None)
+        self.page_list.set_overspill(entry.key, None)
+        if page is not None:
+            self._remember_original(entry.key, page.rgb)
+        self.page_list.set_state(entry.key, PageState.DONE, "")
+        if analyze:
+            self._analyze(entry.key, res.lightness, res.ab)
+        if entry.key == self._shown_key:
+            shown = image if image is not None else rgb_to_qimage(res.rgb)  # made in the worker
+            if not self.compare.original_view.has_image() and page is not None:
+                self.compare.set_images(rgb_to_qimage(page.rgb), shown)
+            else:
+                self.compare.set_colorized(shown)
+            self._update_captions(entry)
+            self._ensure_fix(entry.key)
+            self._update_overlay()
+        self._update_actions()
+
+    def check_overspill(self, key: str) -> None:
+        """Run the overspill check of a colorized page that has no current report."""
+        self._ensure_analysis(key)
 
     def _on_job_finished(self, job_id: int, status: str, message: str) -> None:
         job = self._jobs.pop(job_id, None)
@@ -1247,7 +1289,9 @@ class ColorizeTab(QWidget):
         self.settings.setValue("colorize/view_mode", mode)
 
     def shutdown(self) -> None:
-        """Stop background reads/writes (waits for a running save to finish) and overspill work."""
+        """Stop background reads/writes (waits for a running save to finish) and overspill work;
+        pending hint edits are kept (written to the user data folder)."""
+        self.hints.shutdown()
         for job_id in list(self._jobs):
             self.worker.cancel(job_id)
         self.overspill.next_generation()

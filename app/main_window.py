@@ -166,6 +166,9 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
         file_menu.addAction(quit_action)
 
         edit_menu = mb.addMenu("&Edit")
+        edit_menu.addAction(a["hint_undo"])
+        edit_menu.addAction(a["hint_redo"])
+        edit_menu.addSeparator()
         self.settings_action = QAction("Settings\u2026", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
@@ -191,6 +194,10 @@ class MainWindow(LocalFileDropMixin, QMainWindow):
                 view_menu.addSeparator()
             else:
                 view_menu.addAction(a[name])
+
+        hints_menu = mb.addMenu("H&ints")
+        for act in self.colorize_tab.hints.menu_actions():
+            hints_menu.addSeparator() if act is None else hints_menu.addAction(act)
 
         view_menu.addSeparator()
         tab_actions = []

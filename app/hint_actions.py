@@ -51,10 +51,10 @@ def make_hint_actions(mode, parent: QWidget) -> dict[str, QAction]:
         tools.addAction(a[name])
         a[name].triggered.connect(lambda _c=False, t=tool: mode.set_tool(t))
     a["hint_point"].setChecked(True)
-    undo = a["hint_undo"] = mode.pages.group.createUndoAction(parent, "Undo Hint")
+    undo = a["hint_undo"] = mode.pages.group.createUndoAction(parent, "Undo")
     undo.setShortcuts([QKeySequence("Ctrl+Z")])
     undo.setToolTip("Undo the last hint edit of this page (Ctrl+Z)")
-    redo = a["hint_redo"] = mode.pages.group.createRedoAction(parent, "Redo Hint")
+    redo = a["hint_redo"] = mode.pages.group.createRedoAction(parent, "Redo")
     redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
     redo.setToolTip("Redo the hint edit undone last (Ctrl+Shift+Z)")
     act("hint_remove", "Remove Hint", ["Del", "Backspace"], mode.remove_selected,

@@ -37,6 +37,8 @@ class PageHints:
 
     Attributes:
         key: the page's key.
+        source: where the page comes from (its :class:`~mangacolor.core.imageio.PageSource`, known
+            once the page is in the list; its hints are kept under it).
         state: its :class:`HintState` now.
         stack: its undo stack.
         applied: the state its colorized result was made with (None: colorized without hints).
@@ -46,6 +48,7 @@ class PageHints:
 
     def __init__(self, key: str, stack: QUndoStack):
         self.key = key
+        self.source = None
         self.state = HintState()
         self.stack = stack
         self.applied: Optional[HintState] = None
@@ -136,7 +139,11 @@ class HintPages(QObject):
         return True
 
     def _set_state(self, key: str, state: HintState) -> None:
-        self.page(key).state = state
+        page = self.page(key)
+        page.state = state
+        entry = self.page_list.entry(key)
+        if entry is not None:
+            page.source = entry.source  # kept even if the page leaves the list before the write
         self._dirty.add(key)
         self._timer.start()
         self.changed.emit(key)
@@ -192,13 +199,13 @@ class HintPages(QObject):
         self._timer.stop()
         keys, self._dirty = self._dirty, set()
         for key in keys:
-            entry = self.page_list.entry(key)
-            if entry is None:
+            page = self.pages.get(key)
+            if page is None or page.source is None:
                 continue
             try:
-                write_stored_hints(entry.source, self.state(key).hints())
+                write_stored_hints(page.source, page.state.hints())
             except OSError as e:
-                self.message.emit(f"Hints of {entry.display_name} not kept: {e.strerror or e}")
+                self.message.emit(f"Hints of {Path(page.source.path).name} not kept: {e.strerror or e}")
 
     def write_beside(self, key: str, output: Path) -> Optional[Path]:
         """Write a page's hints beside its saved output (``<stem>.hints.json``, atomically);

@@ -450,6 +450,8 @@ class HintsMode(QObject):
     def _on_reference(self, job_id: int, out: ReferenceOutcome) -> None:
         key = self._reference_jobs.get(job_id)
         if out.error:
+            if key is None:
+                self._thumbs[str(out.path)] = None  # a kept reference that cannot be read: said once
             self.message.emit(out.error)
             return
         self._thumbs[str(out.path)] = out.thumbnail

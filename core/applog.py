@@ -7,22 +7,14 @@
 from __future__ import annotations
 
 import logging
-import os
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+
+from .paths import log_dir
 
 __all__ = ["log_dir", "log_path", "setup_logging"]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s"
-
-
-def log_dir() -> Path:
-    env = os.environ.get("MANGACOLOR_LOG_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_log_dir
-
-    return Path(user_log_dir("mangacolor", appauthor=False))
 
 
 def log_path() -> Path:

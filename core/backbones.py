@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Optional, Union
 
-from .imageio import atomic_write_bytes
+from .fileutil import atomic_write_bytes
 from .progress import Progress
 
 __all__ = ["DEFAULT_BACKBONE", "BackboneError", "backbones_dir", "backbone_path", "installed_backbone",
@@ -67,7 +67,7 @@ def _one_line(err: BaseException) -> str:
 
 def backbones_dir() -> Path:
     """Folder of installed backbone weights: ``data_dir()/backbones`` (not created here)."""
-    from .library import data_dir
+    from .paths import data_dir
 
     return data_dir() / "backbones"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-from .imageio import atomic_write_bytes
+from .fileutil import atomic_write_bytes
 from .settings import Settings, load_settings, save_settings, settings_path
 
 # the model library (and so torch) is imported only when needed: is_first_run() must stay light,
@@ -39,7 +39,7 @@ class FirstRunError(RuntimeError):
 
 def installed_starter_path() -> Path:
     """Where the starter model's weights go in the library: ``models_dir()/starter.safetensors``."""
-    from .library import STARTER_NAME, models_dir
+    from .paths import STARTER_NAME, models_dir
 
     return models_dir() / f"{STARTER_NAME}.safetensors"
 

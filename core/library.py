@@ -10,36 +10,15 @@ unless asked); :func:`model_entries` lists every model with its model card for t
 from __future__ import annotations
 
 import json
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
 from .checkpoint import CheckpointError
+from .paths import STARTER_NAME, data_dir, models_dir, validate_model_name
 
 __all__ = ["STARTER_NAME", "data_dir", "models_dir", "list_models", "resolve_model", "validate_model_name",
            "install_model", "remove_model", "model_entries", "ModelEntry"]
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-STARTER_NAME = "starter"
-
-
-def data_dir() -> Path:
-    """The user data directory (``MANGACOLOR_DATA_DIR`` or platformdirs' user_data_dir)."""
-    env = os.environ.get("MANGACOLOR_DATA_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("mangacolor", appauthor=False))
-
-
-def models_dir() -> Path:
-    """Folder of installed models (not created here)."""
-    return data_dir() / "models"
-
 
 def _starter() -> Path:
     from mangacolor.resources import starter_model_path
@@ -78,25 +57,6 @@ def resolve_model(name_or_path: Optional[Union[str, Path]] = None) -> Path:
                           f"(installed: {', '.join(models)})")
 
 
-def validate_model_name(name: str) -> str:
-    """Check a library model name: 1-64 characters of letters, digits, ``.``, ``_``, ``-``,
-    starting with a letter or digit, not ``starter``, not ending in ``.safetensors``/``.json``.
-
-    Returns:
-        the name.
-
-    Raises:
-        ValueError: the name is not allowed (one-line reason).
-    """
-    name = str(name)
-    if not _NAME_RE.match(name) or name.lower().endswith((".safetensors", ".json")):
-        raise ValueError(f"{name!r} is not a valid model name (use letters, digits, '.', '_' or '-', "
-                         "at most 64 characters)")
-    if name == STARTER_NAME:
-        raise ValueError(f"{name!r} is reserved for the bundled starter model")
-    return name
-
-
 def install_model(path: Union[str, Path], name: str, overwrite: bool = False) -> Path:
     """Copy a checkpoint into the model library as ``NAME.safetensors`` + ``NAME.json``.
 
@@ -116,7 +76,7 @@ def install_model(path: Union[str, Path], name: str, overwrite: bool = False) ->
         CheckpointError: the checkpoint cannot be loaded.
     """
     from .checkpoint import load_checkpoint, resolve_checkpoint
-    from .imageio import atomic_write_bytes
+    from .fileutil import atomic_write_bytes
 
     validate_model_name(name)
     weights, card_path = resolve_checkpoint(path)

@@ -10,28 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
 
-from .imageio import atomic_write_bytes
+from .fileutil import atomic_write_bytes
+from .paths import config_dir
 
 __all__ = ["SCHEMA_VERSION", "Settings", "config_dir", "settings_path", "load_settings", "save_settings", "migrate"]
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-
-
-def config_dir() -> Path:
-    """The user config directory (``MANGACOLOR_CONFIG_DIR`` or platformdirs' user_config_dir)."""
-    env = os.environ.get("MANGACOLOR_CONFIG_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("mangacolor", appauthor=False))
 
 
 def settings_path() -> Path:

@@ -191,7 +191,7 @@ class TrainConfig:
 
     def save(self, path: Union[str, Path]) -> None:
         """Write :meth:`to_json` to ``path`` atomically."""
-        from ..imageio import atomic_write_bytes
+        from ..fileutil import atomic_write_bytes
 
         atomic_write_bytes(Path(path), (self.to_json() + "\n").encode())
 
@@ -270,7 +270,7 @@ class TrainConfig:
         if self.width <= 0:
             raise ConfigError(f"width must be positive, not {self.width}")
         if self.install_as is not None:
-            from ..library import validate_model_name
+            from ..paths import validate_model_name
 
             try:
                 validate_model_name(self.install_as)

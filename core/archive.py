@@ -8,8 +8,8 @@ Safety rules (issue 5, item 7):
   of uncompressed pages in total, or a single page entry over :data:`MAX_ENTRY_BYTES`, is
   refused with a one-line message that names the limit;
 - a member is read only after its declared uncompressed size passed the per-page limit and its
-  first bytes (the image header) passed the pixel limit of :mod:`mangacolor.core.imageio`
-  (:func:`mangacolor.core.imageio.check_page_header`), so an oversized page is refused before
+  first bytes (the image header) passed the pixel limit of :mod:`mangacolor.core.pagefile`
+  (:func:`mangacolor.core.pagefile.check_page_header`), so an oversized page is refused before
   it is read whole; the bytes actually read never exceed the declared size, and every decoded
   page goes through the decompression-bomb limit again.
 
@@ -25,7 +25,9 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional, Union
 from xml.sax.saxutils import escape
 
-from .imageio import HEADER_BYTES, IMAGE_SUFFIXES, PageReadError, atomic_writer, check_page_header, natural_key
+from .pagefile import HEADER_BYTES, IMAGE_SUFFIXES, PageReadError, check_page_header
+
+from .fileutil import atomic_writer, natural_key
 
 __all__ = [
     "ArchiveError",
@@ -133,8 +135,8 @@ class ArchiveReader:
         """The bytes of ``member`` in archive ``path``.
 
         Order of the checks: the declared uncompressed size against ``max_entry_bytes``; then,
-        for image entries (``check_header``), the first :data:`~mangacolor.core.imageio.HEADER_BYTES`
-        against the pixel limit (:func:`mangacolor.core.imageio.check_page_header`); then the rest
+        for image entries (``check_header``), the first :data:`~mangacolor.core.pagefile.HEADER_BYTES`
+        against the pixel limit (:func:`mangacolor.core.pagefile.check_page_header`); then the rest
         is read into a buffer of the declared size, refusing any byte beyond it.
 
         Raises:

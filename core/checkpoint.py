@@ -18,7 +18,7 @@ from typing import Optional, Union
 
 import torch
 
-from .imageio import atomic_write_bytes
+from .fileutil import atomic_write_bytes
 from .models import ColorizationModel, build_model
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "read_card", "resolve_checkpoint", "CARD_VERSION"]

@@ -28,7 +28,7 @@ For every model, :func:`run_experiment`:
    :class:`~mangacolor.core.training.trainer.Trainer` (``init`` = that checkpoint), so all
    models share the trainer's data split, augmentation (manga look), loss code, schedule and
    checkpoints; the ``conv_autoencoder`` extractor is first trained on the same training split
-   (:func:`mangacolor.core.models.autoencoder.train_autoencoder`), and its time is counted;
+   (:func:`mangacolor.core.training.autoencoder.train_autoencoder`), and its time is counted;
 2. evaluates the final checkpoint through the real page pipeline
    (:class:`~mangacolor.core.pipeline.Colorizer`): on the validation images of the split (the
    manga-look L* as input, the image's own L* recombined with the predicted a*b*): PSNR and SSIM
@@ -64,7 +64,8 @@ import numpy as np
 import torch
 
 from .color import srgb_to_lab
-from .imageio import atomic_write_bytes, natural_key, read_page, write_image
+from .imageio import read_page, write_image
+from .fileutil import atomic_write_bytes, natural_key
 from .progress import Progress
 
 __all__ = ["ExperimentConfig", "ExperimentError", "EvalSet", "run_experiment", "evaluate_model",
@@ -106,7 +107,7 @@ class ExperimentConfig:
         train: :class:`~mangacolor.core.training.config.TrainConfig` fields for every run.
         models: list of {"label", "model" (a :func:`~mangacolor.core.models.build_model`
             config), optional "train" (overrides), optional "autoencoder" (settings of
-            :func:`~mangacolor.core.models.autoencoder.train_autoencoder`)}.
+            :func:`~mangacolor.core.training.autoencoder.train_autoencoder`)}.
         lr_sweep: {"model": label, "lrs": [...]}: that model again with each learning rate,
             everything else fixed (a rate equal to the budget's reuses the main run).
         evaluation: images (validation images measured), max_side (they are shrunk to this long
@@ -843,7 +844,8 @@ class _Runner:
 
     def autoencoder(self, entry: dict, run_dir: Path) -> tuple[dict, float]:
         """Train (or reuse) the conv_autoencoder extractor of ``entry``; (summary, seconds)."""
-        from .models.autoencoder import AutoencoderError, extractor_name, read_encoder_info, train_autoencoder
+        from .models.autoencoder import AutoencoderError, extractor_name, read_encoder_info
+        from .training.autoencoder import train_autoencoder
 
         path = run_dir / "autoencoder_encoder.safetensors"
         if path.exists():

@@ -224,7 +224,7 @@ def save_hints(hints: Hints, path: Union[str, Path]) -> Path:
     Returns:
         the path written.
     """
-    from .imageio import atomic_write_bytes
+    from .fileutil import atomic_write_bytes
 
     path = Path(path)
     text = json.dumps(hints.to_dict(relative_to=path.parent), indent=1) + "\n"
@@ -302,7 +302,7 @@ def global_hint_from_ab(ab: np.ndarray, lightness: np.ndarray) -> np.ndarray:
         (nearest bin, normalized) and its mean saturation (chroma / sqrt(chroma^2 + L*^2), the
         CIE saturation, in [0, 1]).
     """
-    from .training.zhang import NUM_BINS, nearest_bin
+    from .models.ab_bins import NUM_BINS, nearest_bin
 
     flat = torch.from_numpy(np.ascontiguousarray(ab.reshape(-1, 2), np.float32))
     idx = nearest_bin(flat).numpy()

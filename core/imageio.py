@@ -9,19 +9,22 @@ complete.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
-import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable, Iterable, Iterator, Optional, Union
+from typing import Callable, Iterable, Optional, Union
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
+
+# re-exported: callers that read and write pages find the file helpers and the page-file basics here too
+from .fileutil import atomic_write_bytes, atomic_writer, natural_key, new_file_mode  # noqa: F401
+from .pagefile import (ARCHIVE_SUFFIXES, HEADER_BYTES, IMAGE_SUFFIXES, MAX_PAGE_PIXELS, PageReadError,  # noqa: F401
+                       check_page_header)
+from .archive import ArchiveError, ArchiveReader, list_archive_pages
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -45,23 +48,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
-ARCHIVE_SUFFIXES = (".cbz", ".zip")
-
-#: Pages larger than this many pixels are refused (decompression-bomb guard; 16k x 16k).
-MAX_PAGE_PIXELS = 16384 * 16384
-Image.MAX_IMAGE_PIXELS = MAX_PAGE_PIXELS
-
-
-class PageReadError(Exception):
-    """A page could not be read. ``str(err)`` is a one-line reason that names the page."""
-
-    def __init__(self, name: str, reason: str):
-        super().__init__(f"{name}: {reason}")
-        self.name = name
-        self.reason = reason
-
 
 @dataclass
 class Page:
@@ -212,42 +198,6 @@ def _frame_count(img: Image.Image) -> int:
         return 1
 
 
-#: Bytes of a page read before the rest: enough for the header of every supported format
-#: (JPEG files with large EXIF or ICC segments may need more; they are then checked after reading).
-HEADER_BYTES = 256 * 1024
-
-
-def check_page_header(head: bytes, name: str, size: Optional[int] = None) -> Optional[tuple[int, int]]:
-    """Refuse a page from its first bytes, before it is read whole or decoded.
-
-    Args:
-        head: the first bytes of the file (:data:`HEADER_BYTES` are enough for the header).
-        name: the page, for the message.
-        size: the file's full size in bytes, when known (an archive entry's declared size).
-
-    Returns:
-        (width, height) from the header, or None when the format cannot be told from ``head``
-        (the full decode checks it then).
-
-    Raises:
-        PageReadError: the header declares more than :data:`MAX_PAGE_PIXELS` pixels.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(head)) as img:
-                w, h = img.size
-    except Image.DecompressionBombError:  # past twice the limit: Pillow refuses on the header itself
-        w, h = MAX_PAGE_PIXELS + 1, 1
-    except Exception:  # not an image, or a header longer than ``head``: decoding decides
-        return None
-    if w * h > MAX_PAGE_PIXELS:
-        of = f" ({size / 1e6:.0f} MB)" if size else ""
-        raise PageReadError(name, f"image{of} is {w}x{h}, over the {MAX_PAGE_PIXELS:,}-pixel limit "
-                                  f"(decompression-bomb guard); not read")
-    return w, h
-
-
 def read_page_file(path: Union[str, Path], name: Optional[str] = None, max_bytes: Optional[int] = None) -> bytes:
     """The bytes of a page file, refused from its header before it is read whole.
 
@@ -277,66 +227,6 @@ def read_page_file(path: Union[str, Path], name: Optional[str] = None, max_bytes
 def read_page(path: Union[str, Path]) -> Page:
     """Read a page file. See :func:`decode_page` for formats and errors."""
     return decode_page(Path(path), name=str(path))
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def new_file_mode(path: Union[str, Path]) -> int:
-    """Permission bits for a file written at ``path``: the existing file's, else 0o666 less the umask.
-
-    ``tempfile.mkstemp`` creates files readable by their owner only; atomic writers apply this
-    mode to the temporary file so that results get the permissions of a plainly written file.
-    """
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        return 0o666 & ~_UMASK
-
-
-@contextlib.contextmanager
-def atomic_writer(path: Union[str, Path]) -> Iterator[BinaryIO]:
-    """Open a binary file that appears at ``path`` only when the ``with`` block succeeds.
-
-    The data goes to a temporary file in the same folder (``.NAME.XXXX.part``), is flushed and
-    fsynced, and is renamed over ``path`` (``os.replace``, atomic on POSIX and Windows). On any
-    exception, cancel or kill before the rename the target is untouched and the temporary file
-    is removed (or, after a hard kill, left as a ``.part`` that batch jobs clean up). The file gets
-    the permissions of :func:`new_file_mode`.
-
-    Raises:
-        OSError: the folder cannot be created or written.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        try:
-            os.chmod(tmp, new_file_mode(path))
-        except OSError:
-            pass
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`).
-
-    Raises:
-        OSError: the folder cannot be created or written; the target is left untouched.
-    """
-    with atomic_writer(path) as f:
-        f.write(data)
 
 
 _FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "tif": "TIFF", "tiff": "TIFF", "bmp": "BMP"}
@@ -391,11 +281,6 @@ def write_image(path: Union[str, Path], rgb: np.ndarray, fmt: Optional[str] = No
     return path
 
 
-def natural_key(text: str) -> list:
-    """Sort key that orders embedded numbers numerically ("page2" before "page10")."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(text))]
-
-
 @dataclass
 class PageSource:
     """Where one page comes from.
@@ -427,8 +312,6 @@ class PageSource:
         """
         if self.member is None:
             return read_page_file(self.path, self.name)
-        from .archive import ArchiveError, ArchiveReader
-
         try:
             with ArchiveReader() as reader:
                 return reader.read(self.path, self.member)
@@ -441,8 +324,6 @@ class PageSource:
 
 
 def _archive_members(path: Path, limits: Optional[dict] = None) -> list[str]:
-    from .archive import list_archive_pages  # local import: archives are optional for plain files
-
     return list_archive_pages(path, **(limits or {}))
 
 

@@ -32,7 +32,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 from PIL import Image
 
-from .imageio import atomic_writer
+from .fileutil import atomic_writer
 
 __all__ = ["Layer", "LAYER_FORMATS", "COLOR_BASE_LIGHTNESS", "page_layers", "composite", "write_psd", "write_ora",
            "write_layers", "LayersError"]

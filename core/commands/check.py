@@ -44,7 +44,8 @@ def _fail(msg: str) -> int:
 
 def run(args) -> int:
     from ..color import gray_to_lightness, srgb_to_lab
-    from ..imageio import PageReadError, atomic_write_bytes, encode_image, read_page
+    from ..imageio import PageReadError, encode_image, read_page
+    from ..fileutil import atomic_write_bytes
     from ..overspill import OverspillParams, analyze, lightness_gray8, overlay_heatmap
 
     params = OverspillParams()

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from ..color import chroma, srgb_to_lab
-from ..imageio import PageReadError, natural_key, read_page
+from ..imageio import PageReadError, read_page
+from ..fileutil import natural_key
 from .augment import manga_look
 
 __all__ = ["TRAIN_SUFFIXES", "find_images", "group_key", "split_by_group", "is_near_gray",

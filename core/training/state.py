@@ -102,7 +102,7 @@ def save_state(path: Union[str, Path], model_state: dict, optimizer: torch.optim
     """
     from safetensors.torch import save as st_save
 
-    from ..imageio import atomic_write_bytes
+    from ..fileutil import atomic_write_bytes
 
     tensors = {f"model/{k}": v.detach().cpu().contiguous().clone() for k, v in model_state.items()}
     opt_t, opt_info = pack_optimizer(optimizer)

@@ -60,7 +60,7 @@ from torch import nn
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..color import AB_SCALE, srgb_to_lab
-from ..imageio import atomic_write_bytes, natural_key
+from ..fileutil import atomic_write_bytes, natural_key
 from ..metrics import colorfulness, psnr, ssim
 from ..pipeline import combine_lab
 from ..progress import Cancelled, Progress

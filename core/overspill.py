@@ -61,7 +61,7 @@ from skimage.filters import threshold_sauvola
 from skimage.morphology import disk
 from skimage.segmentation import watershed
 
-from .color import lightness_to_gray
+from .color import _chroma_scale, combine_lab, fit_chroma_to_gamut, lightness_to_gray  # noqa: F401 (re-exported)
 
 __all__ = [
     "OverspillParams",
@@ -464,7 +464,7 @@ def neutralize_ink(lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndar
     neutral whatever color is under it. This does the same to a prediction:
     ``ab_out = ab * (1 - alpha)`` with ``alpha`` from :func:`ink_alpha` (1 on the lines of the
     ink mask, soft on their anti-aliased edges, 0 on flat fills and away from the lines). L* is not an input of the result: combine it
-    with the page's own L* (:func:`mangacolor.core.pipeline.combine_lab`), which stays unchanged.
+    with the page's own L* (:func:`mangacolor.core.color.combine_lab`), which stays unchanged.
 
     Args:
         lightness: float32 (H, W), L* in [0, 100] (the page's own).
@@ -784,71 +784,6 @@ def _analyze_regions(ab: np.ndarray, ink: np.ndarray, labels: np.ndarray, p: Ove
 
 
 # ---------------------------------------------------------------------------- fix
-# sRGB (D65) from CIE XYZ, IEC 61966-2-1; white point of L*a*b* D65 (2 degree observer)
-_XYZ_TO_RGB = np.array([[3.2404542, -1.5371385, -0.4985314],
-                        [-0.9692660, 1.8760108, 0.0415560],
-                        [0.0556434, -0.2040259, 1.0572252]], np.float32)
-_WHITE_D65 = np.array([0.95047, 1.0, 1.08883], np.float32)
-
-
-def _in_srgb_gamut(lightness: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float = 1e-3) -> np.ndarray:
-    """True where L*a*b* (D65) maps to linear sRGB inside [0, 1] (CIE 1976 inverse formulas)."""
-    d = np.float32(6.0 / 29.0)
-    k = np.float32(3.0 * (6.0 / 29.0) ** 2)
-    fy = (lightness + np.float32(16.0)) * np.float32(1.0 / 116.0)
-
-    def finv(t):
-        return np.where(t > d, t * t * t, k * (t - np.float32(4.0 / 29.0)))
-
-    x = finv(fy + a * np.float32(1.0 / 500.0)) * _WHITE_D65[0]
-    y = finv(fy)
-    z = finv(fy - b * np.float32(1.0 / 200.0)) * _WHITE_D65[2]
-    ok = np.ones(np.shape(x), bool)
-    for row in _XYZ_TO_RGB:
-        c = row[0] * x + row[1] * y + row[2] * z
-        ok &= (c >= -tol) & (c <= 1.0 + tol)
-    return ok
-
-
-def _chroma_scale(lightness: np.ndarray, a: np.ndarray, b: np.ndarray, iters: int = 7) -> np.ndarray:
-    """Largest s in [0, 1] (to 1/2^iters) with (L*, s a*, s b*) inside the sRGB gamut; 1-D arrays."""
-    s = np.ones(len(a), np.float32)
-    bad = np.flatnonzero(~_in_srgb_gamut(lightness, a, b))
-    if len(bad) == 0:
-        return s
-    lb, a0, b0 = lightness[bad], a[bad], b[bad]
-    lo = np.zeros(len(bad), np.float32)
-    hi = np.ones(len(bad), np.float32)
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        ok = _in_srgb_gamut(lb, a0 * mid, b0 * mid)
-        lo = np.where(ok, mid, lo)
-        hi = np.where(ok, hi, mid)
-    s[bad] = lo
-    return s
-
-
-def fit_chroma_to_gamut(lightness: np.ndarray, ab: np.ndarray, iters: int = 7) -> np.ndarray:
-    """Scale a*b* toward neutral, per pixel, just enough that (L*, a*, b*) is an sRGB color.
-
-    Keeps L* and hue; only chroma is reduced (bisection on the chroma scale, ``iters`` steps,
-    i.e. to 1/2^iters of the chroma). Without this, converting an out-of-gamut color to sRGB
-    clips channels and changes the page's lightness.
-
-    Args:
-        lightness: float32 (H, W), L* in [0, 100].
-        ab: float32 (H, W, 2), a*b*.
-        iters: bisection steps.
-
-    Returns:
-        float32 (H, W, 2), a*b* inside the sRGB gamut at each pixel's L*.
-    """
-    ab = np.asarray(ab, dtype=np.float32)
-    L = np.clip(np.asarray(lightness, np.float32), 0.0, 100.0)
-    s = _chroma_scale(L.ravel(), ab[..., 0].ravel(), ab[..., 1].ravel(), iters)
-    return (ab * s.reshape(L.shape)[..., None]).astype(np.float32)
-
-
 def _region_gamut_scale(lightness: np.ndarray, flat: np.ndarray, labels: np.ndarray, free: np.ndarray,
                         quantile: float = 0.5, stride: int = 2) -> np.ndarray:
     """Per-label chroma scale (n,) so that most pixels of each region keep their L* in sRGB.
@@ -887,7 +822,7 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
     keep part of their color), and the result is blended with the raw prediction:
     ``ab_out = ab + strength * (flat - ab)``, each region's flat chroma reduced where needed to
     stay inside the sRGB gamut at its pixels' L*. L* is not touched: combine the result with the page's own L*
-    (:func:`mangacolor.core.pipeline.combine_lab`). This is the region "balance
+    (:func:`mangacolor.core.color.combine_lab`). This is the region "balance
     fill" of style2paints V4 applied to the network's output.
 
     Args:
@@ -979,8 +914,6 @@ def fix_colorized(colorized, strength: float = 1.0, params: Optional[OverspillPa
         :class:`OverspillReport` of the unfixed page).
     """
     from dataclasses import replace
-
-    from .pipeline import combine_lab
 
     t0 = time.perf_counter()
     if gray is None:

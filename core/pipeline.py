@@ -28,7 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import load_checkpoint
-from .color import gray_to_lightness, lab_to_srgb, srgb_to_lab
+# combine_lab, fade_paper_white and PAPER_WHITE are the colour math of a page (color.py); re-exported
+# here, where the page pipeline's clients have always found them
+from .color import PAPER_WHITE, combine_lab, fade_paper_white, gray_to_lightness, srgb_to_lab  # noqa: F401
 from .device import device_name, inference_dtype, prepare_model, resolve_device, run_network
 from .imageio import Page, PageReadError, PageSource
 from .models import ColorizationModel
@@ -52,40 +54,6 @@ def page_lightness(page: Page) -> np.ndarray:
     if page.is_gray:
         return gray_to_lightness(page.rgb[..., 0])
     return srgb_to_lab(page.rgb)[..., 0]
-
-
-#: L* range over which predicted chroma fades out to paper white: full chroma at or below the
-#: first value, none at or above the second. In the starter model's color training images, 93 %
-#: of the pixels with L* >= 98 have a chroma below 5 and the median chroma at L* 95-98 is 5.8
-#: (median 10-20 below L* 95), while a network trained with class rebalancing tints white paper.
-PAPER_WHITE = (95.0, 99.0)
-
-
-def fade_paper_white(ab: np.ndarray, lightness: np.ndarray,
-                     paper_white: Optional[tuple[float, float]] = PAPER_WHITE) -> np.ndarray:
-    """Fade predicted chroma out where the page is paper white, so blank paper stays white.
-
-    Args:
-        ab: float32 (H, W, 2), CIE a*b*.
-        lightness: float32 (H, W), L* [0, 100] of the same page.
-        paper_white: (start, end) L*: chroma is kept below ``start``, scaled linearly to 0 at
-            ``end``; None returns ``ab`` unchanged.
-
-    Returns:
-        float32 (H, W, 2) a*b* (a new array unless ``paper_white`` is None).
-
-    Raises:
-        ValueError: shapes differ, or end <= start.
-    """
-    if paper_white is None:
-        return ab
-    start, end = (float(v) for v in paper_white)
-    if end <= start:
-        raise ValueError(f"paper white range must rise, not {start}..{end}")
-    if ab.shape[:2] != lightness.shape:
-        raise ValueError(f"a*b* shape {ab.shape[:2]} does not match L* shape {lightness.shape}")
-    keep = np.clip((end - lightness) / (end - start), 0.0, 1.0).astype(np.float32)
-    return (ab * keep[..., None]).astype(np.float32, copy=False)
 
 
 def neutral_ink_ab(lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndarray] = None,
@@ -115,27 +83,6 @@ def neutral_ink_ab(lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndar
     from .overspill import neutralize_ink
 
     return neutralize_ink(lightness, ab, gray=gray, ink=ink)
-
-
-def combine_lab(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """sRGB page from its own L* and a predicted a*b*.
-
-    Args:
-        lightness: float32 (H, W), L* [0, 100].
-        ab: float32 (H, W, 2), a*b* (same H, W).
-
-    Returns:
-        uint8 (H, W, 3) sRGB (out-of-gamut colors clipped).
-
-    Raises:
-        ValueError: shapes differ.
-    """
-    if ab.shape[:2] != lightness.shape:
-        raise ValueError(f"a*b* shape {ab.shape[:2]} does not match L* shape {lightness.shape}")
-    lab = np.empty(lightness.shape + (3,), np.float32)
-    lab[..., 0] = lightness
-    lab[..., 1:] = ab
-    return lab_to_srgb(lab, as_uint8=True)
 
 
 def upsample_ab(ab: torch.Tensor, size: tuple) -> np.ndarray:

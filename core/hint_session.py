@@ -154,7 +154,7 @@ class HintSession:
         gx = min(logits.shape[3] - 1, int(x * rw / w * logits.shape[3] / xin.shape[3]))
         z = logits[0, :, gy, gx]
         if getattr(model, "decode_rebalance", 1.0) < 1.0:
-            from .training.zhang import rebalance_weights_t
+            from .models.ab_bins import rebalance_weights_t
 
             z = z + torch.log(rebalance_weights_t(model.ab_prior.float(), model.decode_rebalance))
         p = torch.softmax(z / max(model.temperature, 1e-3), 0).cpu().numpy()

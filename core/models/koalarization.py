@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..color import AB_SCALE, lightness_to_gray_t
+from .ab_bins import ab_bins_t, annealed_mean
 from .registry import ColorizationModel, register
 
 __all__ = ["Koalarization", "create_feature_extractor", "extractor_kwargs_for", "letterbox"]
@@ -187,8 +188,6 @@ class Koalarization(ColorizationModel):
             nn.Upsample(scale_factor=2, mode="nearest"),
         )
         if head == "classification":
-            from ..training.zhang import ab_bins_t
-
             self.register_buffer("ab_bins", ab_bins_t(), persistent=False)
 
     def train(self, mode: bool = True):
@@ -235,8 +234,6 @@ class Koalarization(ColorizationModel):
         """
         self.check_input(lightness)
         if self.head == "classification":
-            from ..training.zhang import annealed_mean
-
             ab = annealed_mean(self.ab_logits(lightness, embedding), self.ab_bins, self.temperature)
             return self.decoder[-1](ab)
         if embedding is None:

@@ -54,6 +54,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..color import AB_SCALE, lightness_to_gray_t
+from .ab_bins import ab_bins_t, annealed_mean, rebalance_weights_t
 from .koalarization import letterbox
 from .registry import ColorizationModel, register
 
@@ -161,8 +162,6 @@ class KoalarizationUNet(ColorizationModel):
             self.global_hint = nn.Sequential(nn.Linear(GLOBAL_HINT_DIM, GLOBAL_HINT_CHANNELS), nn.ReLU(inplace=True))
         self.out = nn.Conv2d(d4, NUM_BINS, 1) if head == "classification" else nn.Conv2d(d4, 2, 3, padding=1)
         if head == "classification":
-            from ..training.zhang import ab_bins_t
-
             self.register_buffer("ab_bins", ab_bins_t(), persistent=False)
             self.register_buffer("ab_prior", torch.full((NUM_BINS,), 1.0 / NUM_BINS))
 
@@ -306,8 +305,6 @@ class KoalarizationUNet(ColorizationModel):
         Returns:
             float32 (B, 2, H, W) a*b* in CIE units.
         """
-        from ..training.zhang import annealed_mean, rebalance_weights_t
-
         z = logits.float()
         if self.decode_rebalance < 1.0:
             w = rebalance_weights_t(self.ab_prior.float(), self.decode_rebalance)

@@ -11,8 +11,11 @@ desaturated, sepia look of a regression loss. Decoding is the **annealed mean**
 ``sum_q softmax(z_q / T) * center_q`` with temperature T = 0.38 (between the mean, T = 1, and the
 mode, T -> 0).
 
-All functions work on CIE a*b* units ([-110, 110] for sRGB colors). The network head that
-outputs the 313 logits lives in :mod:`mangacolor.core.models.koalarization` (``head="classification"``).
+All functions work on CIE a*b* units ([-110, 110] for sRGB colors). The quantization, the
+rebalancing weights and the annealed mean live with the models (:mod:`mangacolor.core.models.ab_bins`,
+re-exported here); this module adds the training side: soft encoding, the empirical prior and the
+loss. The network heads that output the 313 logits are ``head="classification"`` of
+:mod:`mangacolor.core.models.koalarization` and :mod:`mangacolor.core.models.koalarization_unet`.
 """
 
 from __future__ import annotations
@@ -24,65 +27,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+# the quantization and decoding are the models' (inference needs them); re-exported for the trainer
+from ..models.ab_bins import (GRID, LAMBDA, NEIGHBOURS, NUM_BINS, SIGMA, TEMPERATURE, _sq_dist,  # noqa: F401
+                              ab_bins, ab_bins_t, annealed_mean, nearest_bin, rebalance_weights,
+                              rebalance_weights_t)
+
 __all__ = ["NUM_BINS", "GRID", "SIGMA", "NEIGHBOURS", "LAMBDA", "TEMPERATURE", "ab_bins", "ab_bins_t",
            "nearest_bin", "soft_encode", "ab_prior", "image_ab_prior", "rebalance_weights", "rebalance_weights_t", "annealed_mean",
            "classification_loss"]
-
-#: Number of in-gamut a*b* classes.
-NUM_BINS = 313
-#: Grid step of the a*b* quantization (CIE units).
-GRID = 10.0
-#: Gaussian sigma of the soft encoding and of the prior smoothing (CIE a*b* units).
-SIGMA = 5.0
-#: Bins each pixel's target is spread over.
-NEIGHBOURS = 5
-#: Weight of the uniform distribution in the class-rebalancing mixture.
-LAMBDA = 0.5
-#: Annealed-mean temperature.
-TEMPERATURE = 0.38
-
-# The in-gamut bins, column by column: for each a* (step 10), the range of b* (inclusive, step 10).
-# These are the 313 centers of the authors' released ``pts_in_hull.npy``; the sRGB gamut rounded
-# to the 10-grid (computed over all 2^24 sRGB colors with scikit-image) is a subset of them.
-_COLUMNS = (
-    (-90, 50, 90), (-80, 20, 90), (-70, 0, 90), (-60, -20, 90), (-50, -30, 100), (-40, -40, 100),
-    (-30, -50, 100), (-20, -50, 100), (-10, -60, 100), (0, -70, 100), (10, -80, 90), (20, -80, 90),
-    (30, -90, 90), (40, -100, 90), (50, -100, 80), (60, -110, 80), (70, -110, 80), (80, -110, 70),
-    (90, -110, 70), (100, -90, 0),
-)
-
-
-def ab_bins() -> np.ndarray:
-    """The 313 bin centers: float32 (313, 2) of (a*, b*) in CIE units, a* major, b* minor order."""
-    pts = [(a, b) for a, lo, hi in _COLUMNS for b in range(lo, hi + 1, int(GRID))]
-    out = np.asarray(pts, dtype=np.float32)
-    assert out.shape == (NUM_BINS, 2)
-    return out
-
-
-def ab_bins_t(device=None, dtype=torch.float32) -> torch.Tensor:
-    """:func:`ab_bins` as a tensor (313, 2)."""
-    return torch.from_numpy(ab_bins()).to(device=device, dtype=dtype)
-
-
-def _sq_dist(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
-    # (N, 2) x (Q, 2) -> (N, Q) squared Euclidean distances, computed exactly (no matmul trick)
-    return ((ab[:, None, :] - bins[None, :, :]) ** 2).sum(-1)
-
-
-def nearest_bin(ab: torch.Tensor, bins: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Index of the nearest bin center for each a*b* pair.
-
-    Args:
-        ab: float (N, 2) a*b* in CIE units.
-        bins: (313, 2) centers (default :func:`ab_bins_t`).
-
-    Returns:
-        int64 (N,) in [0, 313).
-    """
-    bins = ab_bins_t(ab.device) if bins is None else bins
-    return _sq_dist(ab.float(), bins.float()).argmin(1)
-
 
 def soft_encode(ab: torch.Tensor, bins: Optional[torch.Tensor] = None, k: int = NEIGHBOURS,
                 sigma: float = SIGMA) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,45 +116,6 @@ def image_ab_prior(images: Iterable[np.ndarray], short_side: int = 64, sigma: fl
             yield srgb_to_lab(small)[..., 1:]
 
     return ab_prior(samples(), sigma)
-
-
-def rebalance_weights(prior: np.ndarray, lam: float = LAMBDA) -> np.ndarray:
-    """Class-rebalancing weights ``w ∝ ((1 - lam) p̃ + lam / Q)^-1`` with ``E_p̃[w] = 1``.
-
-    Args:
-        prior: (313,) smoothed prior (see :func:`ab_prior`).
-        lam: weight of the uniform distribution (0.5 in the paper).
-
-    Returns:
-        float32 (313,) positive weights.
-    """
-    p = np.asarray(prior, np.float64)
-    w = 1.0 / ((1.0 - lam) * p + lam / len(p))
-    return (w / (p * w).sum()).astype(np.float32)
-
-
-def rebalance_weights_t(prior: torch.Tensor, lam: float = LAMBDA) -> torch.Tensor:
-    """:func:`rebalance_weights` on a tensor: float (313,) prior -> float (313,) weights, same device."""
-    p = prior.double()
-    w = 1.0 / ((1.0 - lam) * p + lam / p.numel())
-    return (w / (p * w).sum()).to(prior.dtype)
-
-
-def annealed_mean(logits: torch.Tensor, bins: Optional[torch.Tensor] = None,
-                  temperature: float = TEMPERATURE) -> torch.Tensor:
-    """Decode class logits to a*b* by the annealed mean.
-
-    Args:
-        logits: float (B, 313, H, W) unnormalized log-probabilities.
-        bins: (313, 2) centers (default :func:`ab_bins_t`).
-        temperature: T in (0, 1]; 1 = the mean of the distribution, towards 0 = its mode.
-
-    Returns:
-        float (B, 2, H, W) a*b* in CIE units (inside the convex hull of the bins).
-    """
-    bins = ab_bins_t(logits.device) if bins is None else bins
-    p = torch.softmax(logits.float() / temperature, dim=1)
-    return torch.einsum("bqhw,qc->bchw", p, bins.to(p.device, p.dtype))
 
 
 def classification_loss(logits: torch.Tensor, ab: torch.Tensor, weights: Optional[torch.Tensor] = None,

@@ -166,7 +166,8 @@ def test_autoencoder_learns_and_becomes_a_frozen_extractor(shared_data, tmp_path
     load without the file."""
     from safetensors.torch import load_file
 
-    from mangacolor.core.models.autoencoder import AutoencoderError, read_encoder_info, train_autoencoder
+    from mangacolor.core.models.autoencoder import AutoencoderError, read_encoder_info
+    from mangacolor.core.training.autoencoder import train_autoencoder
 
     data = [shared_data / "color" / "godot-vn", shared_data / "color" / "openmantra"]
     s = train_autoencoder(data, tmp_path / "enc", steps=25, batch_size=8, size=32, lr=3e-3, width=0.25, dim=32,

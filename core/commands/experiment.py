@@ -119,7 +119,8 @@ def run_experiment_cmd(args) -> int:
 
 
 def run_train_autoencoder(args) -> int:
-    from ..models.autoencoder import AutoencoderError, train_autoencoder
+    from ..models.autoencoder import AutoencoderError
+    from ..training.autoencoder import train_autoencoder
 
     prog = "mangacolor train-autoencoder"
     out = args.out if args.out.suffix == ".safetensors" else args.out.with_name(args.out.name + ".safetensors")

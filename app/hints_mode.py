@@ -195,9 +195,12 @@ class HintsMode(QObject):
         return self.page(key) if key else None
 
     def caption(self, key: str) -> str:
-        """What the colorized caption adds for a page's hints (" — hints: 3 points, 1 fill")."""
-        text = self.state(key).summary()
-        return f" \u2014 hints: {text}" if text else ""
+        """What the colorized caption adds for a page's hints, short (" — 4 hints + reference");
+        the Hints bar says them in full."""
+        st = self.state(key)
+        n = len(st.points) + len(st.fills)
+        parts = ([f"{n} hint{'s' if n != 1 else ''}"] if n else []) + (["reference"] if st.reference else [])
+        return f" \u2014 {' + '.join(parts)}" if parts else ""
 
     def _on_page_shown(self, key: str) -> None:
         self.canvas.select(None)
@@ -510,9 +513,24 @@ class HintsMode(QObject):
         job = SuggestJob(HintRequest(key, entry.source, self.tab.render_size(), st), x, y, token)
         self._jobs[job.id] = job
         self.worker.submit(job)
+        self._place_near(picker, x, y)
         picker.open()
         self.picker_opened.emit(picker)
         return picker
+
+    def _place_near(self, picker: HintColorPicker, x: int, y: int) -> None:
+        """Put the picker beside page pixel (x, y) on the screen, not over it."""
+        picker.adjustSize()
+        spot = self.view.viewport().mapToGlobal(self.view.mapFromScene(x + 0.5, y + 0.5))
+        screen = self.view.screen().availableGeometry() if self.view.screen() is not None else None
+        size = picker.sizeHint()
+        px, py = spot.x() + 24, spot.y() - size.height() // 3
+        if screen is not None:
+            if px + size.width() > screen.right():
+                px = spot.x() - 24 - size.width()  # left of the spot when there is no room to its right
+            px = max(screen.left(), min(px, screen.right() - size.width()))
+            py = max(screen.top(), min(py, screen.bottom() - size.height()))
+        picker.move(px, py)
 
     def _on_picker_done(self, picker: HintColorPicker, result: int, kind: str, x: int, y: int,
                         index: Optional[int], key: str) -> None:

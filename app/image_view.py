@@ -26,8 +26,8 @@ from typing import Optional
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap, QPolygonF, QRegion, QTransform
 from PySide6.QtWidgets import (QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsSimpleTextItem,
-                               QGraphicsView, QHBoxLayout, QLabel, QSplitter, QStackedWidget, QVBoxLayout,
-                               QWidget)
+                               QGraphicsView, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 __all__ = ["CANVAS_GRAY", "ImageView", "CompareView", "MIN_ZOOM", "MAX_ZOOM", "ZOOM_STEP", "VIEW_MODES"]
 
@@ -189,12 +189,38 @@ class ImageView(QGraphicsView):
         event.accept()
 
 
+class _Caption(QLabel):
+    """A one-line caption that is elided at its end ("…") when its pane is narrower than the
+    text, instead of widening the pane (the whole text is in the tooltip)."""
+
+    def __init__(self, text: str = "", parent: Optional[QWidget] = None):
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt name)
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        rect = self.contentsRect()
+        full = self.text()
+        if self.fontMetrics().horizontalAdvance(full) <= rect.width():
+            super().paintEvent(event)
+            return
+        p = QPainter(self)
+        p.setFont(self.font())
+        p.setPen(self.palette().color(self.foregroundRole()))
+        p.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                   self.fontMetrics().elidedText(full, Qt.TextElideMode.ElideRight, rect.width()))
+        p.end()
+
+
 class _Pane(QWidget):
     """A caption above an :class:`ImageView` (side-by-side mode)."""
 
     def __init__(self, title: str, view: "ImageView", parent: Optional[QWidget] = None):
         super().__init__(parent)
-        self.caption = QLabel(title)
+        self.caption = _Caption(title)  # a long caption never widens its pane over the other one
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setStyleSheet("QLabel { font-weight: bold; padding: 3px; }")
         self.view = view

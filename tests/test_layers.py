@@ -25,7 +25,7 @@ LAYERS = [
     ("files", ["applog", "settings", "archive", "imageio"]),
     ("models", ["models", "models.*", "backbones"]),
     ("model files", ["checkpoint", "library"]),
-    ("page analysis", ["overspill", "hints"]),
+    ("page analysis", ["overspill", "overspill.*", "hints"]),
     ("page pipeline", ["pipeline", "hint_session", "layers", "selftest"]),
     ("training", ["training", "training.*"]),
     ("jobs", ["batch", "batch.*", "experiment", "experiment.*", "firstrun"]),

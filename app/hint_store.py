@@ -38,7 +38,7 @@ def _identity(source: PageSource) -> str:
 def store_path(source: PageSource) -> Path:
     """The user-data file that keeps a page's hints across sessions:
     ``<user data>/hints/<sha256 of the page's resolved path (and archive member), 24 hex>.hints.json``."""
-    from mangacolor.core.library import data_dir
+    from mangacolor.core.paths import data_dir
 
     digest = hashlib.sha256(_identity(source).encode("utf-8")).hexdigest()[:24]
     return data_dir() / "hints" / f"{digest}{HINT_SUFFIX}"

@@ -1,9 +1,14 @@
 """Training: datasets of color art, the manga-look augmentation, and the training loop.
 
 - :mod:`.data`, :mod:`.augment`: color images -> (manga-look L*, a*b*) crops;
-- :mod:`.zhang`: the 313 a*b* classes of Zhang et al. 2016 (classification loss, annealed mean);
+- :mod:`.zhang`: the classification loss of Zhang et al. 2016 (soft encoding, prior; the 313 bins
+  and the annealed mean are :mod:`mangacolor.core.models.ab_bins`);
 - :mod:`.config`: :class:`TrainConfig` and the presets;
-- :mod:`.trainer`: :class:`Trainer` (events, checkpoints, resume, DistributedDataParallel);
+- :mod:`.trainer`: :class:`Trainer`, the loop (events, pause/cancel, DistributedDataParallel), with
+  :mod:`.split` (the data of a run), :mod:`.build` (the network a run trains), :mod:`.losses`
+  (losses and the learning-rate schedule), :mod:`.validation` and :mod:`.preview` (validation and
+  its preview grid), :mod:`.run_files` (checkpoints, model card, logs, resuming), :mod:`.events`;
+- :mod:`.autoencoder`: training the project's own autoencoder feature extractor;
 - :mod:`.state`: the resumable training state (safetensors, no pickle).
 
 ``TrainConfig``, ``PRESETS``, ``Trainer``, ``TrainEvent`` and ``TrainError`` are importable from

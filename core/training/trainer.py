@@ -41,34 +41,34 @@ Run folder layout: ``config.json``, ``last.safetensors``/``last.json``, ``best.s
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
-import json
 import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional, Union
+from typing import Callable, Iterable, Iterator, Optional, Union
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..color import AB_SCALE, srgb_to_lab
-from ..fileutil import atomic_write_bytes, natural_key
-from ..metrics import colorfulness, psnr, ssim
-from ..pipeline import combine_lab
+from ..checkpoint import CheckpointError
+from ..color import srgb_to_lab
 from ..progress import Cancelled, Progress
 from .augment import manga_look
 from .config import ConfigError, TrainConfig
-from .data import ColorCropDataset, LazyImages, find_images, group_key, load_color_images, scan_color_images
-from .state import STATE_FILE, StateError, load_state, restore_rng, save_state
+from .data import ColorCropDataset
+from .state import STATE_FILE, StateError, load_state
 from . import zhang
+from .build import _Net, _has_logits, build_training_model  # noqa: F401
+from .events import TrainError, TrainEvent  # noqa: F401
+from .losses import compute_loss, lr_factor  # noqa: F401
+from .preview import preview_grid  # noqa: F401
+from .split import DataSplit, _spread, prepare_data  # noqa: F401
+from ..device import cpu_has_bf16
+from .run_files import RunFiles
+from .validation import Validation
 
 #: The clock that training time is measured with (seconds; monotonic).
 _clock = time.perf_counter
@@ -79,450 +79,16 @@ __all__ = ["Trainer", "TrainEvent", "TrainError", "DataSplit", "prepare_data", "
 log = logging.getLogger(__name__)
 
 
-class TrainError(Exception):
-    """Training cannot start or go on; ``str(err)`` is a one-line reason for the user."""
-
-
-@dataclass
-class TrainEvent:
-    """One thing that happened during training.
-
-    Attributes:
-        kind: ``started``, ``step``, ``validation``, ``preview``, ``checkpoint``, ``paused``,
-            ``resumed``, ``finished``, ``cancelled`` or ``stopped`` (time limit).
-        step: optimizer steps done so far.
-        total_steps: steps of the whole run.
-        epoch: current epoch (float: 2.5 = half way through the third epoch).
-        data: kind-specific values. ``step``: loss, lr, eta_seconds, steps_per_second.
-            ``validation``: val_loss, psnr, ssim, colorfulness, colorfulness_gt,
-            colorfulness_ratio, is_best. ``preview``: image (uint8 (H, W, 3)), path.
-            ``checkpoint``: last, best (or None), state (paths). ``started``: data summary,
-            device, parameters. Final events: summary.
-        message: a line for logs and status bars.
-    """
-
-    kind: str
-    step: int
-    total_steps: int
-    epoch: float
-    data: dict = field(default_factory=dict)
-    message: str = ""
-
-
 # ----------------------------------------------------------------------------------------- data
-@dataclass
-class DataSplit:
-    """Training and validation images after listing, splitting and filtering.
-
-    Attributes:
-        train_paths, val_paths: kept files (natural order).
-        train_images, val_images: uint8 (H, W, 3) sRGB, short side capped.
-        summary: JSON-able counts for logs and model cards.
-    """
-
-    train_paths: list
-    val_paths: list
-    train_images: list
-    val_images: list
-    summary: dict
-
-
-def _hash01(seed: int, key: str) -> float:
-    # the same hash as data.split_by_group, so a single data root splits exactly like it
-    h = hashlib.sha1(f"{seed}:{key}".encode()).digest()
-    return int.from_bytes(h[:4], "little") / 2**32
-
-
-def _split_key(path: Path, root: Path, by: str) -> str:
-    if by == "folder":
-        return path.parent.relative_to(root).as_posix()
-    return group_key(path, root)
-
-
-def _spread(items: list, n: int) -> list:
-    """``n`` items evenly spaced over ``items`` (all of them when n >= len)."""
-    if n <= 0 or len(items) <= n:
-        return list(items)
-    idx = np.linspace(0, len(items) - 1, n).round().astype(int)
-    return [items[i] for i in sorted(set(idx.tolist()))]
-
-
-def prepare_data(cfg: TrainConfig) -> DataSplit:
-    """List, split, decode and filter the training images of ``cfg``.
-
-    Split: every file's key is its source group (:func:`.data.group_key`) or its folder, relative
-    to the common parent of the data folders; a key goes to validation when the hash of
-    ``seed:key`` falls under ``val_fraction``. This is exactly :func:`.data.split_by_group` with
-    that parent as root, so giving the subfolders of a collection one by one (to leave some out)
-    splits the remaining files as the whole collection would. With ``cfg.val`` the validation
-    images come from that folder.
-
-    Raises:
-        TrainError: a folder is missing or holds no images; no color images are left; the data
-            cannot be split (a single group and no ``val``).
-    """
-    roots = [Path(d).expanduser() for d in cfg.data]
-    listed: list[Path] = []
-    # each file's path through its (resolved) data folder, not through symbolic links to the file:
-    # a folder of links splits by the names in it
-    through: list[Path] = []
-    for root in roots:
-        if not root.is_dir():
-            raise TrainError(f"{root}: no such folder")
-        files = find_images([root])
-        if not files:
-            raise TrainError(f"{root}: no images found (JPEG, PNG, WebP, BMP or TIFF, searched recursively)")
-        listed += files
-        through += [root.resolve() / f.relative_to(root) for f in files]
-    common = Path(os.path.commonpath([str(r.resolve()) for r in roots])) if len(roots) > 1 else roots[0].resolve()
-    if cfg.val:
-        vroot = Path(cfg.val).expanduser()
-        if not vroot.is_dir():
-            raise TrainError(f"{vroot}: no such validation folder")
-        val_files = find_images([vroot])
-        if not val_files:
-            raise TrainError(f"{vroot}: no images found in the validation folder")
-        train_files = list(listed)
-        rule = f"explicit validation folder {vroot}"
-    else:
-        keys = [_split_key(f, common, cfg.split) for f in through]
-        scores = {k: _hash01(cfg.seed, k) for k in set(keys)}
-        val_keys = {k for k, s in scores.items() if s < cfg.val_fraction}
-        if len(scores) < 2:
-            _, _, counts = load_color_images(listed, max_side=64, min_side=cfg.min_image_side)
-            if counts["loaded"] == 0:
-                raise TrainError(f"{', '.join(map(str, roots))}: no color images to learn from ({len(listed)} files: "
-                                 f"{counts['near_gray']} near-gray, {counts['unreadable']} unreadable, "
-                                 f"{counts['too_small']} smaller than {cfg.min_image_side} px)")
-            raise TrainError(f"{', '.join(map(str, roots))}: all images belong to one {cfg.split} group, so no "
-                             "validation images can be split off; add images or pass --val DIR")
-        if not val_keys and cfg.val_fraction > 0:  # too few groups: the lowest-hash group validates
-            val_keys = {min(scores, key=scores.get)}
-        if len(val_keys) == len(scores):
-            val_keys.discard(max(val_keys, key=scores.get))
-        train_files = [f for f, k in zip(listed, keys) if k not in val_keys]
-        val_files = [f for f, k in zip(listed, keys) if k in val_keys]
-        rule = (f"by {'source group (folder + name without frame/variant numbers)' if cfg.split == 'group' else 'folder'}, "
-                f"hash of seed {cfg.seed}, validation fraction {cfg.val_fraction}")
-    capped = {}
-    if cfg.max_per_folder:
-        train_files, capped = _cap_per_folder(train_files, cfg.max_per_folder, cfg.seed)
-        if not cfg.val:  # the same share of each capped folder validates, so it weighs as much as in training
-            val_caps = {k: max(1, math.ceil(v["kept"] / max(v["found"], 1) * sum(f.parent.name == k for f in val_files)))
-                        for k, v in capped.items()}
-            val_files, _ = _cap_per_folder(val_files, val_caps, cfg.seed + 1)
-    t0 = time.time()
-    max_side = int(max(cfg.scale[1], cfg.size))
-    if len(train_files) > cfg.in_memory_limit:
-        train_kept, tc = scan_color_images(train_files, cfg.min_image_side, cfg.workers)
-        train_images = LazyImages(train_kept, max_side)
-    else:
-        train_images, train_kept, tc = load_color_images(train_files, max_side=max_side, min_side=cfg.min_image_side)
-    val_pick = _spread(sorted(val_files, key=lambda p: natural_key(p.as_posix())), cfg.val_max_images)
-    val_images, val_kept, vc = load_color_images(val_pick, max_side=cfg.val_size, min_side=cfg.min_image_side)
-    summary = {
-        "folders": [str(r) for r in roots],
-        "validation_folder": cfg.val,
-        "images_found": len(train_files) + len(val_files),
-        "train_images": len(train_kept),
-        "validation_files": len(val_files),
-        "validation_images": len(val_kept),
-        "near_gray_left_out": tc["near_gray"] + vc["near_gray"],
-        "unreadable": tc["unreadable"] + vc["unreadable"],
-        "too_small": tc["too_small"] + vc["too_small"],
-        "split": rule,
-        **({"training_subset": {k: f"{v['kept']} of {v['found']}" for k, v in capped.items()}} if capped else {}),
-        "decoded_on_demand": isinstance(train_images, LazyImages),
-        "load_seconds": round(time.time() - t0, 1),
-    }
-    if not len(train_images):
-        raise TrainError(f"{', '.join(map(str, roots))}: no color images to learn from "
-                         f"({len(train_files)} training files: {tc['near_gray']} near-gray, "
-                         f"{tc['unreadable']} unreadable, {tc['too_small']} smaller than {cfg.min_image_side} px)")
-    if not val_images:
-        raise TrainError(f"no usable validation images ({len(val_pick)} tried: {vc['near_gray']} near-gray, "
-                         f"{vc['unreadable']} unreadable, {vc['too_small']} too small); pass --val DIR")
-    log.info("training images: %d, validation images: %d, near-gray left out: %d",
-             len(train_kept), len(val_kept), summary["near_gray_left_out"])
-    return DataSplit(train_kept, val_kept, train_images, val_images, summary)
-
-
-def _cap_per_folder(files: list, caps: dict, seed: int) -> tuple[list, dict]:
-    """Keep at most ``caps[name]`` files of every folder called ``name`` (a seeded random subset).
-
-    Returns:
-        (kept files in their original order, ``{name: {"found": n, "kept": k}}``).
-    """
-    by_folder: dict[str, list[int]] = {}
-    for i, f in enumerate(files):
-        if f.parent.name in caps:
-            by_folder.setdefault(f.parent.name, []).append(i)
-    drop, report = set(), {}
-    for name, idx in by_folder.items():
-        keep = int(caps[name])
-        order = np.random.default_rng([seed, len(idx)]).permutation(len(idx))
-        drop.update(idx[j] for j in order[keep:])
-        report[name] = {"found": len(idx), "kept": min(keep, len(idx))}
-    return [f for i, f in enumerate(files) if i not in drop], report
 
 
 # ---------------------------------------------------------------------------------------- model
-def _timm_input_size(model: nn.Module, default: int = 299) -> int:
-    cfg = getattr(getattr(model, "extractor", None), "pretrained_cfg", None) or {}
-    size = cfg.get("input_size") if isinstance(cfg, dict) else None
-    return int(size[-1]) if size else default
-
-
-def build_training_model(cfg: TrainConfig) -> tuple[nn.Module, dict, dict]:
-    """The model to train, the card it came with (empty for a new model) and its provenance.
-
-    Raises:
-        TrainError: the init model cannot be loaded, the backbone is unknown, or its ImageNet
-            weights cannot be read or downloaded.
-    """
-    from ..library import resolve_model
-    from ..models import build_model, with_head
-
-    head = cfg.head or ("classification" if cfg.loss == "classification" else None)
-    if cfg.init:
-        try:
-            path = resolve_model(cfg.init)
-            model, card = load_checkpoint(path)
-        except CheckpointError as e:
-            raise TrainError(f"cannot load the model to fine-tune: {e}") from None
-        prov = {"init": str(path), "init_description": card.get("description", "")}
-        current = model.config.get("head", "regression")
-        if head and head != current:
-            if "head" not in _init_kwargs(model):
-                raise TrainError(f"{path}: architecture {model.config.get('name')!r} has no {head} head")
-            model = with_head(model, head)
-            log.info("replaced the %s head of %s by a new %s head", current, path, head)
-            prov["head_replaced"] = f"{current} -> {head}"
-        if cfg.hints and not getattr(model, "takes_hints", False):
-            from ..models.koalarization_unet import with_hints
-
-            try:
-                model = with_hints(model)
-            except TypeError as e:
-                raise TrainError(f"{path}: {e}") from None
-            prov["hints_added"] = "hint inputs added (zero-initialized) to the fine-tuned model"
-    else:
-        from ..backbones import BackboneError, backbone_kwargs, download_backbone, installed_backbone, use_local_weights
-
-        if cfg.arch == "koalarization_unet":
-            arch: dict[str, Any] = {"name": "koalarization_unet", "extractor": cfg.backbone,
-                                    "embedding": cfg.embedding, "extractor_size": cfg.extractor_size or 224,
-                                    "head": head or "classification", **({"hints": True} if cfg.hints else {})}
-            if cfg.freeze_extractor is False:
-                raise TrainError("koalarization_unet keeps its feature extractor frozen (no --unfreeze)")
-        else:
-            arch = {"name": "koalarization", "extractor": cfg.backbone, "embedding": cfg.embedding,
-                    "extractor_size": cfg.extractor_size or 299, "width": cfg.width, "head": head or "regression",
-                    "freeze_extractor": True if cfg.freeze_extractor is None else bool(cfg.freeze_extractor)}
-        kwargs: dict = {}
-        if cfg.backbone_weights:
-            wf = Path(cfg.backbone_weights).expanduser()
-            if not wf.is_file():
-                raise TrainError(f"{wf}: backbone weights file not found")
-            if wf.suffix.lower() in (".pkl", ".pickle"):
-                raise TrainError(f"{wf}: pickle files are refused; use .safetensors (or a .pth/.bin state dict)")
-            source = f"ImageNet weights from {wf.name}"
-            if wf.suffix.lower() == ".tflite":  # converted into the timm network and installed (backbones)
-                try:
-                    wf = use_local_weights(cfg.backbone, wf)
-                except BackboneError as e:
-                    raise TrainError(f"cannot use {Path(cfg.backbone_weights).name} as {cfg.backbone}: {e}") from None
-                if wf.stem != cfg.backbone.split(".", 1)[0]:
-                    raise TrainError(f"{Path(cfg.backbone_weights).name} holds {wf.stem}, not {cfg.backbone}; "
-                                     f"use --backbone {wf.stem}")
-                kwargs = backbone_kwargs(wf.stem)
-                source += f" (TensorFlow Lite, SHA-256 {_source_sha256(wf)}, imported as {wf.name})"
-            arch["extractor_weights"] = str(wf)
-        elif cfg.pretrained:
-            # installed in the user data folder (first-run setup, or an imported .tflite), else fetched now
-            # from the hub, verified; offline this fails in about a second with a one-line reason
-            local = installed_backbone(cfg.backbone.split(".", 1)[0])
-            try:
-                wf = local or download_backbone(cfg.backbone)
-            except BackboneError as e:
-                raise TrainError(f"no ImageNet weights for backbone {cfg.backbone!r}: {e}") from None
-            kwargs = backbone_kwargs(wf.stem)
-            arch["extractor_weights"] = str(wf)
-            source = (f"ImageNet weights of {cfg.backbone} installed as {wf.name}"
-                      + (f" (from {_source_name(wf)}, SHA-256 {_source_sha256(wf)})" if local else
-                         " (from the Hugging Face hub)"))
-        else:
-            source = "random initialization (from scratch)"
-            if cfg.backbone in _tflite_kwargs():  # the same layer arithmetic as the pretrained twin
-                kwargs = dict(_tflite_kwargs()[cfg.backbone])
-        if kwargs:
-            arch["extractor_kwargs"] = kwargs
-        try:
-            model = build_model(arch)
-        except (RuntimeError, OSError, ValueError, KeyError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            if "Unknown model" in first:
-                raise TrainError(f"unknown timm backbone {cfg.backbone!r}") from None
-            raise TrainError(f"cannot create backbone {cfg.backbone!r} with {source}: {first[:200]}") from None
-        if cfg.extractor_size is None:
-            model.extractor_size = _timm_input_size(model)
-        # the safetensors checkpoint holds every weight: never fetch or read the file again on load
-        model.config = {**model.config, "extractor_size": model.extractor_size, "pretrained": False}
-        model.config.pop("extractor_weights", None)
-        card = {}
-        prov = {"backbone": cfg.backbone, "backbone_weights": source}
-    if cfg.freeze_extractor is not None and hasattr(model, "freeze_extractor"):
-        model.freeze_extractor = bool(cfg.freeze_extractor)
-        for p in model.extractor.parameters():
-            p.requires_grad_(not model.freeze_extractor)
-        model.config = {**model.config, "freeze_extractor": model.freeze_extractor}
-    return model, card, prov
-
-
-def _tflite_kwargs() -> dict:
-    from ..tflite_import import TIMM_KWARGS
-
-    return TIMM_KWARGS
-
-
-def _backbone_note(weights: Path) -> dict:
-    try:
-        return json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _source_sha256(weights: Path) -> str:
-    return str(_backbone_note(weights).get("source_sha256") or "unknown")
-
-
-def _source_name(weights: Path) -> str:
-    return Path(str(_backbone_note(weights).get("source") or weights.name)).name
-
-
-def _init_kwargs(model: nn.Module) -> set:
-    import inspect
-
-    return set(inspect.signature(type(model).__init__).parameters)
-
-
-def _has_logits(model: nn.Module) -> bool:
-    return getattr(model, "head", "regression") == "classification" and hasattr(model, "ab_logits")
-
-
-def decode_logits(model: nn.Module, logits: torch.Tensor, size) -> torch.Tensor:
-    """a*b* (B, 2, H, W) from a classification model's logits, decoded as the model does it."""
-    if hasattr(model, "decode_logits"):
-        return model.decode_logits(logits, size)
-    ab = zhang.annealed_mean(logits.float(), model.ab_bins, model.temperature)
-    return F.interpolate(ab, size=tuple(size), mode="nearest")
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), as oneDNN reports it."""
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-class _Net(nn.Module):
-    """What DistributedDataParallel wraps: the model, returning logits or a*b* as the loss needs."""
-
-    def __init__(self, model: nn.Module, logits: bool):
-        super().__init__()
-        self.model = model
-        self.logits = logits
-
-    def forward(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor] = None,
-                hints: Optional[tuple] = None) -> torch.Tensor:
-        extra = {"hints": hints[0], "global_hint": hints[1]} if hints is not None else {}
-        if self.logits:
-            return self.model.ab_logits(lightness, embedding, **extra)
-        if embedding is None and not extra:
-            return self.model(lightness)
-        return self.model(lightness, embedding, **extra)
 
 
 # ----------------------------------------------------------------------------------------- loss
-def compute_loss(kind: str, output: torch.Tensor, ab: torch.Tensor,
-                 weights: Optional[torch.Tensor] = None, chroma_scale: float = 25.0) -> torch.Tensor:
-    """Training loss.
-
-    Args:
-        kind: ``mse`` / ``l1`` / ``huber`` (on a*b*/127, ``output`` is a*b* (B, 2, H, W)),
-            ``l1-chroma`` (L1 on a*b*/127 weighted per pixel by ``1 + C*ab / chroma_scale`` of the
-            target, so saturated colors count more: the starter model's first training stages) or
-            ``classification`` (``output`` is (B, 313, h, w) logits; :func:`.zhang.classification_loss`).
-        output: network output (see ``kind``).
-        ab: float (B, 2, H, W) target a*b* in CIE units.
-        weights: (313,) class-rebalancing weights for ``classification``.
-        chroma_scale: ``l1-chroma``: C*ab (CIE units) at which a pixel counts twice.
-
-    Returns:
-        scalar float32 loss.
-
-    Raises:
-        ValueError: an unknown ``kind``.
-    """
-    if kind == "classification":
-        return zhang.classification_loss(output.float(), ab, weights)
-    pred, target = output.float() / AB_SCALE, ab.float() / AB_SCALE
-    if kind == "mse":
-        return F.mse_loss(pred, target)
-    if kind == "l1":
-        return F.l1_loss(pred, target)
-    if kind == "huber":
-        return F.huber_loss(pred, target, delta=0.05) / 0.05
-    if kind == "l1-chroma":
-        weight = 1.0 + torch.sqrt((ab.float() ** 2).sum(1, keepdim=True)) / chroma_scale
-        return ((pred - target).abs() * weight).mean()
-    raise ValueError(f"unknown loss {kind!r}")
-
-
-def lr_factor(step: int, total: int, warmup: int, schedule: str, min_ratio: float) -> float:
-    """Learning-rate multiplier before optimizer step ``step`` (0-based).
-
-    Linear warm-up over ``warmup`` steps, then cosine decay from 1 to ``min_ratio`` at ``total``
-    (``schedule="cosine"``) or 1 (``"constant"``).
-    """
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    if schedule == "constant":
-        return 1.0
-    t = min(max(step - warmup, 0) / max(total - warmup, 1), 1.0)
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 # -------------------------------------------------------------------------------------- preview
-def _gray_rgb(lightness: np.ndarray) -> np.ndarray:
-    g = np.clip(lightness, 0, 100)
-    lab = np.zeros(g.shape + (3,), np.float32)
-    lab[..., 0] = g
-    from ..color import lab_to_srgb
-
-    return lab_to_srgb(lab, as_uint8=True)
-
-
-def preview_grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], tile: int = 160, gap: int = 4) -> np.ndarray:
-    """Assemble preview rows (input, prediction, ground truth) into one image.
-
-    Args:
-        rows: per validation page, three uint8 (H, W, 3) sRGB images of the same size.
-        tile: side of each tile in pixels (images are resized to tile x tile).
-        gap: white gap between tiles in pixels.
-
-    Returns:
-        uint8 (rows * (tile + gap) + gap, 3 * (tile + gap) + gap, 3) sRGB on white.
-    """
-    n = len(rows)
-    out = np.full((n * (tile + gap) + gap, 3 * (tile + gap) + gap, 3), 255, np.uint8)
-    for r, imgs in enumerate(rows):
-        for c, img in enumerate(imgs):
-            t = cv2.resize(img, (tile, tile), interpolation=cv2.INTER_AREA if img.shape[0] > tile else cv2.INTER_LINEAR)
-            y, x = gap + r * (tile + gap), gap + c * (tile + gap)
-            out[y:y + tile, x:x + tile] = t
-    return out
 
 
 class _Indexed(torch.utils.data.Dataset):
@@ -537,7 +103,7 @@ class _Indexed(torch.utils.data.Dataset):
 
 
 # -------------------------------------------------------------------------------------- trainer
-class Trainer:
+class Trainer(RunFiles, Validation):
     """Train or fine-tune a colorization model (see the module docstring).
 
     Args:
@@ -720,145 +286,8 @@ class Trainer:
             return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
         return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
 
-    def _card(self, final: bool, metrics: Optional[dict]) -> dict:
-        c = self.config
-        base = self.base_card
-        init = self.provenance.get("init")
-        desc = c.description or (f"Deep Koalarization fine-tuned from {Path(init).stem if init else 'a new model'} "
-                                 f"on {self.data.summary['train_images']} color images ({c.loss} loss)")
-        training = {
-            "data": self.data.summary,
-            **self.provenance,
-            "loss": c.loss,
-            "head": getattr(self.model, "head", "regression"),
-            "optimizer": f"{c.optimizer} lr {c.lr:g} weight decay {c.weight_decay:g}, {c.schedule} schedule, "
-                         f"{c.warmup_steps} warm-up steps",
-            "steps": self.step, "total_steps": self.total_steps,
-            "epochs": round(self.step / self.steps_per_epoch, 3),
-            "batch_size": self.batch_size, "accumulate": c.accumulate, "processes": self.world,
-            "crop": c.size, "manga_look": c.manga, "seed": c.seed, "device": str(self.device),
-            "frozen_extractor": bool(getattr(self.model, "freeze_extractor", False)),
-            "cached_embeddings": self.cache_embeddings,
-            "minutes": round(self._elapsed() / 60.0, 2),
-            "final": final,
-            "config": c.to_dict(),
-        }
-        if base.get("training"):
-            training["previous_training"] = {k: v for k, v in base["training"].items() if k != "previous_training"}
-        card = {
-            "description": desc,
-            "render_size": int(base.get("render_size", 512)),
-            "training": training,
-            "metrics": dict(metrics or {}, baseline=self.baseline) if metrics or self.baseline else {},
-        }
-        if base.get("name"):
-            card["base_model"] = base["name"]
-        return card
-
-    def _elapsed(self) -> float:
-        """Training time in seconds: the optimizer steps of this run, resumed ones included."""
-        return self._train_seconds
-
-    def _loss_window(self) -> int:
-        """How many recent step losses the logs average over (and the state keeps)."""
-        return max(1, self.config.log_every, self.steps_per_epoch)
-
-    def _write_checkpoint(self, name: str, final: bool, metrics: Optional[dict]) -> Path:
-        self.model.eval()
-        path = save_checkpoint(self.model, self.out / name, self._card(final, metrics))
-        self.model.train()
-        return path
-
-    def _write_state(self, finished: bool = False) -> Path:
-        info = {
-            "step": self.step, "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch,
-            "architecture": dict(self.model.config),
-            "batch_size": self.batch_size, "world_size": self.world,
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "config": self.config.to_dict(),
-            "history": self.history, "baseline": self.baseline,
-            "best": {"value": self.best_value, "step": self.best_step},
-            "elapsed_seconds": self._elapsed(), "training_seconds": self._elapsed(), "finished": finished,
-            "recent_losses": [float(v) for v in self._losses[-self._loss_window():]],
-            "data": {"train": len(self.data.train_paths), "validation": len(self.data.val_paths),
-                     "fingerprint": self.data_fingerprint},
-            "base_card": self.base_card, "provenance": self.provenance,
-        }
-        extra = {}
-        if self.class_weights is not None:
-            extra["class_weights"] = self.class_weights
-        return save_state(self.out / STATE_FILE, self.model.state_dict(), self.optimizer, info, extra)
-
-    def _save_all(self, finished: bool = False) -> TrainEvent:
-        """Last checkpoint + training state (rank 0), then a barrier."""
-        paths = {}
-        if self.main:
-            last_metrics = self.history[-1] if self.history else None
-            paths["last"] = self._write_checkpoint("last", finished, last_metrics)
-            paths["state"] = self._write_state(finished)
-            best = self.out / "best.safetensors"
-            paths["best"] = best if best.exists() else None
-        self._barrier()
-        return self._event("checkpoint", paths, f"checkpoint at step {self.step}")
 
     # ------------------------------------------------------------------------ validation
-    @torch.no_grad()
-    def evaluate(self) -> tuple[dict, np.ndarray]:
-        """Validation metrics of the current model and the preview grid.
-
-        Returns:
-            (metrics dict: val_loss, psnr (dB), ssim, colorfulness (mean of the outputs),
-            colorfulness_gt, colorfulness_ratio (output / ground truth); preview uint8 image).
-        """
-        model = self.model
-        was_training = model.training
-        model.eval()
-        c = self.config
-        use_logits = c.loss == "classification"
-        losses, ps, ss, cf, cg, rows = [], [], [], [], [], []
-        n = len(self.val_ds)
-        shown = set(_spread(list(range(n)), c.preview_count))  # fixed pages, spread over the set
-        bs = max(1, min(8, c.batch_size))
-        for start in range(0, n, bs):
-            items = [self.val_ds[i] for i in range(start, min(n, start + bs))]
-            L_in = torch.stack([it[0] for it in items]).to(self.device)
-            ab = torch.stack([it[1] for it in items]).to(self.device)
-            emb = None
-            if self.frozen and hasattr(model, "embed"):
-                for j, i in enumerate(range(start, start + len(items))):
-                    if i not in self._val_emb:  # frozen extractor, fixed inputs: exact to cache
-                        self._val_emb[i] = model.embed(L_in[j:j + 1])[0].float()
-                emb = torch.stack([self._val_emb[i] for i in range(start, start + len(items))])
-            with self._autocast():
-                if use_logits:
-                    logits = model.ab_logits(L_in, emb)
-                    pred = decode_logits(model, logits, L_in.shape[-2:])
-                    out = logits
-                else:
-                    pred = model(L_in) if emb is None else model(L_in, emb)
-                    out = pred
-            losses.append(compute_loss(c.loss, out.float(), ab, self.class_weights_dev).item() * len(items))
-            pred = pred.float().cpu().numpy()
-            for j, it in enumerate(items):
-                clean = it[2][0].numpy()
-                gt_rgb = combine_lab(clean, it[1].numpy().transpose(1, 2, 0))
-                pr_rgb = combine_lab(clean, pred[j].transpose(1, 2, 0))
-                ps.append(min(psnr(pr_rgb, gt_rgb), 100.0))
-                ss.append(ssim(pr_rgb, gt_rgb))
-                cf.append(colorfulness(pr_rgb))
-                cg.append(colorfulness(gt_rgb))
-                if start + j in shown:
-                    rows.append((_gray_rgb(it[0][0].numpy()), pr_rgb, gt_rgb))
-        if was_training:
-            model.train()
-        metrics = {
-            "val_loss": float(sum(losses) / n),
-            "psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)),
-            "colorfulness": float(np.mean(cf)), "colorfulness_gt": float(np.mean(cg)),
-            "colorfulness_ratio": float(np.mean(cf) / max(np.mean(cg), 1e-6)),
-        }
-        return metrics, preview_grid(rows)
 
     def _autocast(self):
         if self.device.type == "cuda" and self.config.amp:
@@ -867,83 +296,6 @@ class Trainer:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _is_better(self, m: dict) -> bool:
-        if self.config.best_metric == "psnr":
-            v = m["psnr"]
-            return self.best_value is None or v > self.best_value
-        v = m["val_loss"]
-        return self.best_value is None or v < self.best_value
-
-    def _validate(self) -> Iterator[TrainEvent]:
-        """Validation (rank 0), logs, preview, best checkpoint; yields validation/preview events."""
-        self._validated_step = self.step
-        events = []
-        if self.main:
-            t0 = time.time()
-            metrics, grid = self.evaluate()
-            metrics.update(step=self.step, epoch=round(self.step / self.steps_per_epoch, 3),
-                           lr=self.current_lr, train_loss=self._recent_loss(),
-                           elapsed_s=round(self._elapsed(), 1), seconds=round(time.time() - t0, 1))
-            better = self._is_better(metrics)
-            metrics["is_best"] = better
-            if self.step == 0 and not self.history:
-                self.baseline = {k: metrics[k] for k in ("val_loss", "psnr", "ssim", "colorfulness",
-                                                          "colorfulness_gt", "colorfulness_ratio")}
-            self.history.append(metrics)
-            self._write_metric_logs()
-            pv_dir = self.out / "previews"
-            pv_dir.mkdir(parents=True, exist_ok=True)
-            from ..imageio import write_image
-
-            pv_path = pv_dir / f"step_{self.step:06d}.png"
-            write_image(pv_path, grid, "png")
-            write_image(self.out / "preview.png", grid, "png")
-            if better:
-                self.best_value = metrics["psnr"] if self.config.best_metric == "psnr" else metrics["val_loss"]
-                self.best_step = self.step
-                self._write_checkpoint("best", False, metrics)
-            msg = (f"step {self.step}: val loss {metrics['val_loss']:.4f}, PSNR {metrics['psnr']:.2f} dB, "
-                   f"SSIM {metrics['ssim']:.3f}, colorfulness ratio {metrics['colorfulness_ratio']:.2f}"
-                   + (" (best)" if better else ""))
-            log.info(msg)
-            events.append(self._event("validation", dict(metrics), msg))
-            events.append(self._event("preview", {"image": grid, "path": pv_path}, f"preview at step {self.step}"))
-        self._barrier()
-        yield from events
-
-    def _recent_loss(self) -> Optional[float]:
-        return float(np.mean(self._losses[-max(1, self.steps_per_epoch):])) if self._losses else None
-
-    def _write_metric_logs(self) -> None:
-        cols = ["step", "epoch", "train_loss", "val_loss", "psnr", "ssim", "colorfulness", "colorfulness_gt",
-                "colorfulness_ratio", "lr", "elapsed_s", "is_best"]
-        import io
-
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        for m in self.history:
-            w.writerow(m)
-        atomic_write_bytes(self.out / "metrics.csv", buf.getvalue().encode())
-        atomic_write_bytes(self.out / "metrics.json", (json.dumps(
-            {"baseline": self.baseline, "history": self.history}, indent=1, default=float) + "\n").encode())
-
-    def _log_train(self, loss: float) -> None:
-        path = self.out / "train_log.csv"
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            if new:
-                f.write("step,epoch,loss,lr,elapsed_s\n")
-            f.write(f"{self.step},{self.step / self.steps_per_epoch:.4f},{loss:.6g},{self.current_lr:.6g},"
-                    f"{self._elapsed():.1f}\n")
-
-    def _truncate_train_log(self) -> None:
-        path = self.out / "train_log.csv"
-        if not path.exists():
-            return
-        lines = path.read_text().splitlines()
-        keep = [lines[0]] + [ln for ln in lines[1:] if ln.split(",")[0].isdigit() and int(ln.split(",")[0]) <= self.step]
-        atomic_write_bytes(path, ("\n".join(keep) + "\n").encode())
 
     # -------------------------------------------------------------------------------- setup
     def _setup(self) -> None:
@@ -1022,54 +374,6 @@ class Trainer:
         self.net = net
         self.current_lr = self.scheduler.get_last_lr()[0]
 
-    def _model_from_state(self) -> nn.Module:
-        from ..models import build_model
-
-        info, tensors = self._resume_info, self._resume_tensors
-        self.base_card = info.get("base_card") or {}
-        self.provenance = info.get("provenance") or {}
-        arch = info.get("architecture")
-        model_state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
-        try:
-            model = build_model(arch)
-            model.load_state_dict(model_state)
-        except (KeyError, TypeError, RuntimeError) as e:
-            raise TrainError(f"training state does not match its architecture ({str(e).splitlines()[0]})") from None
-        freeze = arch.get("freeze_extractor")
-        if freeze is not None and hasattr(model, "freeze_extractor"):
-            for p in model.extractor.parameters():
-                p.requires_grad_(not freeze)
-        return model
-
-    def _restore_state(self) -> None:
-        info, tensors = self._resume_info, self._resume_tensors
-        if info["data"].get("fingerprint") != self.data_fingerprint:
-            raise TrainError("the training images changed since the run was saved (different files); "
-                             "resume needs the same data, or start a new run with --init")
-        if info.get("world_size", 1) != self.world:
-            log.warning("resuming with %d processes instead of %d: the data order differs from an uninterrupted run",
-                        self.world, info.get("world_size", 1))
-        from .state import unpack_optimizer
-
-        unpack_optimizer(self.optimizer, tensors, info["optimizer"])
-        self.scheduler.load_state_dict(info["scheduler"])
-        if self.scaler is not None and info.get("scaler"):
-            self.scaler.load_state_dict(info["scaler"])
-        if "extra/class_weights" in tensors:
-            self.class_weights = tensors["extra/class_weights"].float()
-            self.class_weights_dev = self.class_weights.to(self.device)
-        restore_rng(tensors)
-        self.step = int(info["step"])
-        self.total_steps = int(info["total_steps"])
-        self.steps_per_epoch = int(info["steps_per_epoch"])
-        self.history = list(info.get("history") or [])
-        self.baseline = dict(info.get("baseline") or {})
-        self.best_value = info.get("best", {}).get("value")
-        self.best_step = info.get("best", {}).get("step")
-        self._train_seconds = float(info.get("training_seconds", info.get("elapsed_seconds", 0.0)))
-        self._losses = [float(v) for v in info.get("recent_losses") or []]
-        if self.history and self.history[-1].get("step") == self.step:
-            self._validated_step = self.step
 
     # ---------------------------------------------------------------------------- the loop
     def _batches(self, epoch: int, first_micro: int) -> Iterator[tuple]:

@@ -157,7 +157,7 @@ def test_batch_reads_and_decodes_the_next_page_ahead(tmp_path, bw_pages, tiny_mo
     import threading
 
     from conftest import write_small
-    from mangacolor.core import batch as batchmod
+    from mangacolor.core.batch import job as batchmod  # the module that reads the pages
     from mangacolor.core.batch import BatchSettings, run_batch
 
     src = tmp_path / "chapter"

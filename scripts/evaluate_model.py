@@ -203,40 +203,73 @@ def _report(agg: dict, col: Colorizer, manga: bool) -> None:
               f"({a['psnr_out'] - a['psnr_gray']:+.2f})  colorfulness ratio {a['colorfulness_ratio']:.2f}")
 
 
-def _write_choice(path: Path, chosen: tuple, results: dict, col: Colorizer, args) -> None:
-    from mangacolor.core.checkpoint import load_checkpoint, save_checkpoint
+def validation_card(chosen: tuple, results: dict, render_size: int, manga: bool, paper_white, rebalance: bool,
+                    command: str, min_colorfulness: float = 0.7) -> dict:
+    """The model card's ``metrics.validation`` block for the setting ``chosen`` of a sweep.
 
+    Args:
+        chosen: (temperature, decoding lambda) picked by :func:`choose_setting`.
+        results: setting -> aggregate numbers (as :func:`_evaluate` returns them).
+        render_size, manga, paper_white: how the numbers were taken.
+        rebalance: the model has a decoding-time prior correction (``decode_rebalance``).
+        command: the command that measures them again.
+    """
     t, lam = chosen
-    model, card = load_checkpoint(path)
-    model.temperature = float(t)
-    model.config["temperature"] = float(t)
-    if hasattr(model, "decode_rebalance"):
-        model.decode_rebalance = float(lam)
-        model.config["decode_rebalance"] = float(lam)
     a = results[chosen]
-    command = "python scripts/evaluate_model.py " + " ".join(
-        [str(path), "--temperatures", *(f"{v:g}" for v in args.temperatures)]
-        + (["--rebalance", *(f"{v:g}" for v in args.rebalance)] if args.rebalance else [])
-        + ["--write-chosen"] + (["--manga"] if args.manga else []) + (["--no-paper-white"] if args.no_paper_white else []))
 
     def nums(r: dict) -> dict:
         return {"psnr_output_db": round(r["psnr_out"], 2), "psnr_gray_db": round(r["psnr_gray"], 2),
                 "colorfulness_ratio": round(r["colorfulness_ratio"], 2)}
 
-    card.setdefault("metrics", {})["validation"] = {
-        "images": a["images"], "render_size": col.render_size, "input": "manga look" if args.manga else "clean L*",
-        "temperature": t, **({"decode_rebalance": lam} if hasattr(model, "decode_rebalance") else {}),
-        "paper_white_fade": list(col.paper_white) if col.paper_white else None,
+    return {
+        "images": a["images"], "render_size": render_size, "input": "manga look" if manga else "clean L*",
+        "temperature": t, **({"decode_rebalance": lam} if rebalance else {}),
+        "paper_white_fade": list(paper_white) if paper_white else None,
         "psnr_output_db": round(a["psnr_out"], 2), "psnr_gray_db": round(a["psnr_gray"], 2),
         "ssim_output": round(a["ssim_out"], 4), "ssim_gray": round(a["ssim_gray"], 4),
         "colorfulness_output": round(a["cf_out"], 1), "colorfulness_ground_truth": round(a["cf_gt"], 1),
         "colorfulness_ratio": round(a["colorfulness_ratio"], 2),
         "groups": {g: {"images": r["images"], **nums(r)} for g, r in a["groups"].items()},
         "sweep": {f"T={k[0]:g},lambda={k[1]:g}": nums(r) for k, r in results.items()},
-        "rule": f"the highest PSNR among the settings with colorfulness ratio >= {args.min_colorfulness:g}",
+        "rule": f"the highest PSNR among the settings with colorfulness ratio >= {min_colorfulness:g}",
         "command": command,
     }
-    save_checkpoint(model, path, {k: v for k, v in card.items() if k not in ("weights_file", "weights_sha256")})
+
+
+def read_sweep(path: Path) -> dict:
+    """A sweep written by ``--json`` with ``--temperatures``: {(T, lambda): aggregate numbers}."""
+    out = {}
+    for key, agg in json.loads(Path(path).read_text()).items():
+        t, lam = (float(part.split("=")[1]) for part in key.split(","))
+        out[(t, lam)] = agg
+    return out
+
+
+def set_decoding(model, chosen: tuple) -> None:
+    """Give a classification model the decoding ``chosen`` = (temperature, lambda), config included."""
+    t, lam = chosen
+    model.temperature = float(t)
+    model.config["temperature"] = float(t)
+    if hasattr(model, "decode_rebalance"):
+        model.decode_rebalance = float(lam)
+        model.config["decode_rebalance"] = float(lam)
+
+
+def _write_choice(path: Path, chosen: tuple, results: dict, col: Colorizer, args) -> None:
+    from mangacolor.core.checkpoint import load_checkpoint, save_checkpoint
+
+    t, lam = chosen
+    model, card = load_checkpoint(path)
+    set_decoding(model, chosen)
+    command = "python scripts/evaluate_model.py " + " ".join(
+        [str(path), "--temperatures", *(f"{v:g}" for v in args.temperatures)]
+        + (["--rebalance", *(f"{v:g}" for v in args.rebalance)] if args.rebalance else [])
+        + ["--write-chosen"] + (["--manga"] if args.manga else []) + (["--no-paper-white"] if args.no_paper_white else []))
+    card.setdefault("metrics", {})["validation"] = validation_card(
+        chosen, results, col.render_size, args.manga, col.paper_white, hasattr(model, "decode_rebalance"), command,
+        args.min_colorfulness)
+    save_checkpoint(model, path, {k: v for k, v in card.items() if k not in ("weights_file", "weights_sha256")},
+                    half=card.get("weights_dtype") == "float16")
     print(f"{path}: T {t:g}, lambda {lam:g} and its metrics written to the model card")
 
 

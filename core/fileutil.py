@@ -13,9 +13,12 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Iterator, Union
+from pathlib import PurePath
+from typing import BinaryIO, Callable, Iterator, TypeVar, Union
 
-__all__ = ["new_file_mode", "atomic_writer", "atomic_write_bytes", "natural_key"]
+__all__ = ["new_file_mode", "atomic_writer", "atomic_write_bytes", "natural_key", "free_name"]
+
+_P = TypeVar("_P", bound=PurePath)
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -80,3 +83,24 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
 def natural_key(text: str) -> list:
     """Sort key that orders embedded numbers numerically ("page2" before "page10")."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(text))]
+
+
+def free_name(path: _P, taken: Callable[[_P], bool], first: int = 2, keep: bool = True) -> _P:
+    """The one never-overwrite naming rule: ``path`` itself when ``taken`` says it is free, else
+    ``path`` with ``-2``, ``-3`` ... added to its stem (``p1.png`` -> ``p1-2.png``), the first
+    name ``taken`` says is free.
+
+    Args:
+        path: a ``Path`` or ``PurePosixPath`` (the result has the same type).
+        taken: whether a candidate name is in use (exists on disk, claimed by another page...).
+        first: the first number tried.
+        keep: ``path`` itself may be the answer; False: always a numbered name.
+    """
+    if keep and not taken(path):
+        return path
+    k = first
+    while True:
+        cand = path.with_name(f"{path.stem}-{k}{path.suffix}")
+        if not taken(cand):
+            return cand
+        k += 1

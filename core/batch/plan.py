@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Optional
-from ..imageio import (PageSource)
+from ..fileutil import free_name
+from ..imageio import PageSource
 
 @dataclass
 class _Group:
@@ -49,12 +50,7 @@ def _norm(rel) -> PurePosixPath:
 
 def _free_name(rel: PurePosixPath, taken: Callable[[PurePosixPath], bool]) -> PurePosixPath:
     """``rel`` with ``-2``, ``-3`` ... added to its stem: the first name ``taken`` says is free."""
-    k = 2
-    while True:
-        cand = rel.with_name(f"{rel.stem}-{k}{rel.suffix}")
-        if not taken(cand):
-            return cand
-        k += 1
+    return free_name(rel, taken, keep=False)
 
 
 def _inside(path: Path, folder: Path) -> bool:

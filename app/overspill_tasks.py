@@ -3,9 +3,9 @@
 Analysing a 1414 x 2000 page takes one to a few seconds (:func:`mangacolor.core.overspill.analyze`),
 so it never runs on the GUI thread: :class:`OverspillService` runs it on its own one-thread
 ``QThreadPool`` (one at a time, so it leaves the other core to the model worker) and sends the
-results back as signals. The fix (:func:`mangacolor.core.overspill.fix_overspill` then
-:func:`mangacolor.core.pipeline.combine_lab`) works on the cached prediction (the page's L* and
-a*b* kept from colorizing): no network re-run, a fraction of a second with the cached analysis.
+results back as signals. The fix (:func:`mangacolor.core.overspill.fix_and_combine`) works on the
+cached prediction (the page's L* and a*b* kept from colorizing): no network re-run, a fraction of
+a second with the cached analysis.
 
 Requests carry a generation (:meth:`OverspillService.next_generation` drops queued work of
 removed pages) and fixes a token (the newest request for a page wins; the receiver ignores
@@ -91,16 +91,10 @@ class _FixTask(QRunnable):
         if self.generation != self.svc.generation or self.token != self.svc.latest_token(self.key):
             return  # a newer request for this page is queued: skip the stale one
         try:
-            from mangacolor.core.overspill import analyze, fix_overspill
-            from mangacolor.core.pipeline import combine_lab
+            from mangacolor.core.overspill import fix_and_combine
 
-            ab = np.asarray(self.ab, np.float32)
-            report = self.report
-            if report is None:
-                report = analyze(self.lightness, ab, self.params)
-            fixed = fix_overspill(self.lightness, ab, self.strength, report=report)
-            rgb = combine_lab(self.lightness, fixed)
-            self.svc.fixed.emit(self.generation, self.key, self.token, float(self.strength), rgb, report)
+            fixed = fix_and_combine(self.lightness, self.ab, self.strength, self.params, report=self.report)
+            self.svc.fixed.emit(self.generation, self.key, self.token, float(self.strength), fixed.rgb, fixed.report)
         except ValueError as e:  # a page the fix cannot use (too small): one line
             log.warning("overspill fix of %s: %s", self.key, one_line(e))
             self.svc.fix_failed.emit(self.generation, self.key, self.token, one_line(e))

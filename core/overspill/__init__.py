@@ -40,6 +40,7 @@ Python loop over regions):
    per-cluster medians of a clearly two-colored region: the "balance fill" of style2paints V4),
    ink gets a*b* = 0 with a soft alpha on anti-aliased edges, and L* stays the page's own;
    ``strength`` blends between the raw prediction (0) and the flat fill (1).
+   :func:`fix_and_combine` fixes and combines the result with the page's L* in one step.
 
 References: Qu, Wong, Heng 2006 "Manga Colorization"; Sýkora, Dingliana, Collins 2009
 "LazyBrush"; Kim et al. ICCV 2021 on color bleeding in line-art colorization.
@@ -54,7 +55,7 @@ from __future__ import annotations
 
 from ..color import fit_chroma_to_gamut
 from .analysis import analyze
-from .fix import fix_colorized, fix_overspill
+from .fix import FixedColors, fix_and_combine, fix_colorized, fix_overspill
 from .heatmap import HEATMAP_COLORS, heatmap_rgba, overlay_heatmap
 from .ink import INK_CONTRAST_GAIN, INK_DARK_RANGE, INK_LINE_RADIUS, ink_alpha, ink_mask, neutralize_ink
 from .params import KINDS, OverspillParams, OverspillReport, RegionInfo, lightness_gray8
@@ -75,6 +76,8 @@ __all__ = [
     "analyze",
     "fix_overspill",
     "fix_colorized",
+    "fix_and_combine",
+    "FixedColors",
     "HEATMAP_COLORS",
     "heatmap_rgba",
     "overlay_heatmap",

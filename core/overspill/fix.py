@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import cv2
 import numpy as np
@@ -137,9 +137,53 @@ def fix_overspill(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
     return out.astype(np.float32)
 
 
+class FixedColors(NamedTuple):
+    """A page's colors after the overspill fix, with the page's own L* (:func:`fix_and_combine`).
+
+    Attributes:
+        rgb: uint8 (H, W, 3) sRGB: the fixed a*b* combined with the page's L*.
+        ab: float32 (H, W, 2) the fixed a*b* (CIE units).
+        report: the :class:`OverspillReport` of the page before the fix (the one given, or the
+            analysis made for the fix).
+    """
+
+    rgb: np.ndarray
+    ab: np.ndarray
+    report: OverspillReport
+
+
+def fix_and_combine(lightness: np.ndarray, ab: np.ndarray, strength: float = 1.0,
+                    params: Optional[OverspillParams] = None, report: Optional[OverspillReport] = None,
+                    gray: Optional[np.ndarray] = None) -> FixedColors:
+    """Fix a colorized page's overspill, then combine the fixed a*b* with the page's own L*: the
+    one "fix-then-combine" step (the window's Fix Overspill view and Save, :func:`fix_colorized`).
+
+    Args:
+        lightness: float32 (H, W), L* in [0, 100] (the page's own).
+        ab: (H, W, 2) predicted a*b* (float16 or float32; computed in float32).
+        strength: 0 = the raw prediction, 1 = the flat fill (:func:`fix_overspill`).
+        params: thresholds of the analysis (default :class:`OverspillParams`; unused with ``report``).
+        report: an :func:`analyze` report of the same page, to skip a second analysis.
+        gray: uint8 (H, W) original gray page (default: from L*, :func:`lightness_gray8`).
+
+    Returns:
+        :class:`FixedColors` (``rgb`` uint8 (H, W, 3), ``ab`` float32 (H, W, 2), ``report``).
+
+    Raises:
+        ValueError: shapes do not fit, ``strength`` outside [0, 1], or a report of another size.
+    """
+    lightness, ab = _check_lab(lightness, ab)
+    if gray is None:
+        gray = lightness_gray8(lightness)
+    if report is None:
+        report = analyze(lightness, ab, params, gray=gray)
+    fixed = fix_overspill(lightness, ab, strength, report=report, gray=gray)
+    return FixedColors(combine_lab(lightness, fixed), fixed, report)
+
+
 def fix_colorized(colorized, strength: float = 1.0, params: Optional[OverspillParams] = None,
                   gray: Optional[np.ndarray] = None):
-    """Apply :func:`fix_overspill` to a :class:`mangacolor.core.pipeline.ColorizedPage`.
+    """Apply :func:`fix_and_combine` to a :class:`mangacolor.core.pipeline.ColorizedPage`.
 
     Args:
         colorized: a ``ColorizedPage`` (its ``lightness`` and ``ab`` are used).
@@ -154,9 +198,6 @@ def fix_colorized(colorized, strength: float = 1.0, params: Optional[OverspillPa
     from dataclasses import replace
 
     t0 = time.perf_counter()
-    if gray is None:
-        gray = lightness_gray8(colorized.lightness)
-    report = analyze(colorized.lightness, colorized.ab, params, gray=gray)
-    ab = fix_overspill(colorized.lightness, colorized.ab, strength, report=report, gray=gray)
-    rgb = combine_lab(colorized.lightness, ab)
-    return replace(colorized, ab=ab, rgb=rgb, seconds=colorized.seconds + time.perf_counter() - t0), report
+    fixed = fix_and_combine(colorized.lightness, colorized.ab, strength, params, gray=gray)
+    return replace(colorized, ab=fixed.ab, rgb=fixed.rgb,
+                   seconds=colorized.seconds + time.perf_counter() - t0), fixed.report

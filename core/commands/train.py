@@ -112,42 +112,25 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def config_from_args(args):
-    """The :class:`TrainConfig` an argparse namespace asks for (preset, then --config, then options).
+def config_from_args(args, validate: bool = False):
+    """The :class:`TrainConfig` an argparse namespace asks for (preset, then --config, then options),
+    built by :func:`mangacolor.core.training.options.build_train_config`.
+
+    Args:
+        args: the parsed ``mangacolor train`` arguments.
+        validate: check every field too (:meth:`TrainConfig.validate`).
 
     Raises:
         ConfigError: conflicting or invalid options.
     """
-    from ..training.config import PRESETS, ConfigError, TrainConfig
+    from ..training.config import ConfigError
+    from ..training.options import build_train_config
 
-    base = dict(PRESETS[args.preset]["options"]) if args.preset else {}
-    if args.config:
-        try:
-            base.update(TrainConfig.load(args.config).to_dict())
-        except OSError as e:
-            raise ConfigError(f"{args.config}: cannot read ({e.strerror or e})") from None
-    if args.init and args.backbone:
-        raise ConfigError("give either --init MODEL (fine-tune) or --backbone NAME (new model), not both")
-    for dest, fld in _FIELDS.items():
-        v = getattr(args, dest, None)
-        if v is not None:
-            base[fld] = str(v) if isinstance(v, Path) else v
-    if args.data:
-        base["data"] = [str(d) for d in args.data]
-    if args.scale:
-        base["scale"] = list(args.scale)
-    if args.no_pretrained:
-        base["pretrained"] = False
-    if args.unfreeze:
-        base["freeze_extractor"] = False
-    if args.cache_embeddings is not None:
-        base["cache_embeddings"] = args.cache_embeddings
-    if args.no_amp:
-        base["amp"] = False
-    if args.cpu_bf16:
-        base["cpu_bf16"] = True
-    if args.hints:
-        base["hints"] = True
+    options = {fld: getattr(args, dest, None) for dest, fld in _FIELDS.items()}
+    options.update(data=args.data, scale=args.scale, pretrained=False if args.no_pretrained else None,
+                   freeze_extractor=False if args.unfreeze else None, cache_embeddings=args.cache_embeddings,
+                   amp=False if args.no_amp else None, cpu_bf16=True if args.cpu_bf16 else None,
+                   hints=True if args.hints else None)
     if args.max_per_folder:
         caps = {}
         for item in args.max_per_folder:
@@ -155,17 +138,8 @@ def config_from_args(args):
             if not sep or not name or not n.strip().isdigit():
                 raise ConfigError(f"--max-per-folder takes NAME=N (a folder name and an image count), not {item!r}")
             caps[name] = int(n)
-        base["max_per_folder"] = caps
-    if args.init:
-        base["init"] = args.init
-    elif args.backbone or args.no_pretrained or args.backbone_weights:
-        base["init"] = None
-    elif not base.get("init") and "backbone" not in base:
-        base["init"] = "starter"  # the default: fine-tune the bundled starter model
-    cfg = TrainConfig.from_dict(base)
-    if cfg.init and cfg.backbone_weights:
-        raise ConfigError("--backbone-weights needs --backbone (a new model), not --init")
-    return cfg
+        options["max_per_folder"] = caps
+    return build_train_config(args.preset, args.config, validate=validate, **options)
 
 
 def run(args) -> int:
@@ -188,11 +162,10 @@ def run(args) -> int:
                       + ", ".join("--" + o.replace("_", "-") for o in ignored), file=sys.stderr)
             config = None
         else:
-            config = config_from_args(args)
+            config = config_from_args(args, validate=not args.print_config)
             if args.print_config:
                 print(config.to_json())
                 return 0
-            config.validate()
     except ConfigError as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """Training configuration: :class:`TrainConfig` (round-trips to JSON) and named presets.
 
-The same configuration drives ``mangacolor train`` and the GUI's Trainer tab. Presets are plain
-data (:data:`PRESETS`): a preset is a dict of field overrides on the defaults.
+The same configuration drives ``mangacolor train`` and the GUI's Trainer tab, both built by
+:func:`.options.build_train_config`. Presets are plain data (:data:`PRESETS`): a preset is a dict
+of field overrides on the defaults.
 """
 
 from __future__ import annotations
@@ -225,7 +226,7 @@ class TrainConfig:
             ConfigError: the first invalid field, in one line.
         """
         if not self.data:
-            raise ConfigError("no training data folder given (--data DIR)")
+            raise ConfigError("no folder of color images to train on (--data DIR)")
         if self.hints and self.arch != "koalarization_unet" and not self.init:
             raise ConfigError("color hints need --arch koalarization_unet (or --init such a model)")
         if self.arch not in ARCHS:

@@ -26,7 +26,7 @@ LAYERS = [
     ("models", ["models", "models.*", "backbones"]),
     ("model files", ["checkpoint", "library"]),
     ("page analysis", ["overspill", "overspill.*", "hints"]),
-    ("page pipeline", ["pipeline", "hint_session", "layers", "selftest"]),
+    ("page pipeline", ["pipeline", "hint_session", "layers", "selftest", "model_manager"]),
     ("training", ["training", "training.*"]),
     ("jobs", ["batch", "batch.*", "experiment", "experiment.*", "firstrun"]),
     ("commands", ["commands", "commands.*", "cli"]),

@@ -84,9 +84,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from ..batch import DEFAULT_COLORED_THRESHOLD, BatchError, BatchJob, BatchSettings
-    from ..checkpoint import CheckpointError
-    from ..library import resolve_model
-    from ..pipeline import Colorizer
+    from ..model_manager import ModelLoadError, ModelManager, ModelSpec
     from ..progress import Progress
 
     inputs = list(args.inputs)
@@ -122,9 +120,8 @@ def run(args) -> int:
     for line in job.renamed:  # inputs that map to the same output name get distinct names
         print(f"{_PROG}: {line}", file=sys.stderr)
     try:
-        job.colorizer = Colorizer.from_checkpoint(resolve_model(args.model), device=args.device,
-                                                  render_size=args.render_size)
-    except (CheckpointError, ValueError, OSError) as e:
+        job.colorizer = ModelManager(ModelSpec(args.model, args.device, args.render_size)).get()
+    except ModelLoadError as e:
         return _fail(e)
 
     previous = {}

@@ -85,7 +85,8 @@ def natural_key(text: str) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(text))]
 
 
-def free_name(path: _P, taken: Callable[[_P], bool], first: int = 2, keep: bool = True) -> _P:
+def free_name(path: _P, taken: Callable[[_P], bool], first: int = 2, keep: bool = True,
+              folder: bool = False) -> _P:
     """The one never-overwrite naming rule: ``path`` itself when ``taken`` says it is free, else
     ``path`` with ``-2``, ``-3`` ... added to its stem (``p1.png`` -> ``p1-2.png``), the first
     name ``taken`` says is free.
@@ -95,12 +96,15 @@ def free_name(path: _P, taken: Callable[[_P], bool], first: int = 2, keep: bool 
         taken: whether a candidate name is in use (exists on disk, claimed by another page...).
         first: the first number tried.
         keep: ``path`` itself may be the answer; False: always a numbered name.
+        folder: ``path`` names a folder, whose name has no suffix: the number goes at the end of
+            the whole name (``Vol. 1_colorized`` -> ``Vol. 1_colorized-2``).
     """
     if keep and not taken(path):
         return path
+    stem, suffix = (path.name, "") if folder else (path.stem, path.suffix)
     k = first
     while True:
-        cand = path.with_name(f"{path.stem}-{k}{path.suffix}")
+        cand = path.with_name(f"{stem}-{k}{suffix}")
         if not taken(cand):
             return cand
         k += 1

@@ -52,14 +52,24 @@ the run's reference is part of the job's settings (a changed reference image red
 GUI use: build a :class:`BatchJob`, optionally look at :meth:`BatchJob.plan`, then call
 :meth:`BatchJob.run` in a worker thread with a :class:`mangacolor.core.progress.Progress`
 (cancel/pause) and an ``on_page`` callback receiving a :class:`PageEvent` after every page;
-the result is a :class:`BatchSummary`. Cancel stops after the current page.
+the result is a :class:`BatchSummary`. Cancel stops after the current page;
+:func:`read_output_page` decodes a finished page as written.
+
+**The queue** (:mod:`mangacolor.core.batch.queue`): a job as the window keeps it
+(:class:`BatchSpec`: inputs, output folder, model, settings, state), how dropped paths become jobs
+(:func:`group_inputs`, :func:`new_job`), where a new job writes (:func:`job_output_folder`,
+:func:`default_output_folder`: never into a folder that holds other files) and the queue file of
+unfinished jobs (:func:`load_queue`, :func:`save_queue`, in :func:`queue_path`).
 """
 
 from __future__ import annotations
 
 from .job import BatchJob, run_batch
 from .plan import PlannedPage
-from .report import BatchSummary, PageEvent
+from .queue import (CANCELLED_STATE, FAILED_STATE, FINISHED, PAUSED, QUEUE_FILE, RUNNING, UNFINISHED, WAITING,
+                    BatchSpec, default_output_folder, group_inputs, job_output_folder, load_queue, new_job,
+                    page_count, queue_path, save_queue)
+from .report import BatchSummary, PageEvent, read_output_page
 from .settings import BatchError, BatchSettings, DEFAULT_COLORED_THRESHOLD, IMAGE_FORMATS, JOURNAL_NAME, NO_HINT_MODEL_NOTE, OUTPUT_FORMATS, WORK_DIR_NAME, colored_fraction, default_workers, is_colored, load_overspill
 
 __all__ = [
@@ -80,4 +90,22 @@ __all__ = [
     "DEFAULT_COLORED_THRESHOLD",
     "default_workers",
     "NO_HINT_MODEL_NOTE",
+    "read_output_page",
+    "BatchSpec",
+    "QUEUE_FILE",
+    "WAITING",
+    "RUNNING",
+    "PAUSED",
+    "FINISHED",
+    "CANCELLED_STATE",
+    "FAILED_STATE",
+    "UNFINISHED",
+    "queue_path",
+    "load_queue",
+    "save_queue",
+    "group_inputs",
+    "page_count",
+    "default_output_folder",
+    "job_output_folder",
+    "new_job",
 ]

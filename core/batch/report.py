@@ -1,12 +1,15 @@
-"""What a batch job reports: one :class:`PageEvent` per page and the :class:`BatchSummary` of the job (counts, overspill scores, flagged pages, exit code)."""
+"""What a batch job reports: one :class:`PageEvent` per page (the page it wrote is read back by
+:func:`read_output_page`) and the :class:`BatchSummary` of the job (counts, overspill scores,
+flagged pages, exit code)."""
 
 from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Optional
+from pathlib import Path, PurePosixPath
+from typing import Optional, Union
 import numpy as np
+from ..imageio import Page, PageReadError, PageSource
 from .settings import _MAX_NAMED
 
 @dataclass
@@ -66,6 +69,33 @@ class PageEvent:
         """The page's colors used a point, a fill or a reference."""
         h = self.hints or {}
         return bool(h.get("points") or h.get("fills") or h.get("reference"))
+
+
+def read_output_page(outdir: Union[str, Path], ev: PageEvent) -> Page:
+    """Decode the page a finished page's event names, as written in the output folder.
+
+    With cbz output the page is read from its staging file, or from the archive once that is
+    written. Decoded as every page is (:mod:`mangacolor.core.imageio`: EXIF orientation, ICC
+    profile, alpha, pixel limit).
+
+    Args:
+        outdir: the job's output folder.
+        ev: the page's :class:`PageEvent` (``done``, ``skipped`` or ``resumed``).
+
+    Returns:
+        The :class:`~mangacolor.core.imageio.Page` (``rgb``: uint8 (H, W, 3) sRGB).
+
+    Raises:
+        PageReadError: the page has no output, or it cannot be read (one line).
+    """
+    outdir = Path(outdir)
+    if ev.outputs:
+        path = outdir / ev.outputs[0]
+        if path.is_file():
+            return PageSource(PurePosixPath(ev.outputs[0]), path).load()
+    if ev.archive and ev.member:
+        return PageSource(PurePosixPath(ev.member), outdir / ev.archive, ev.member).load()
+    raise PageReadError(ev.rel, "no output written")
 
 
 @dataclass

@@ -1,13 +1,15 @@
-"""QAction construction shared by the tabs: shortcut(s), standard icon, tooltip naming the keys."""
+"""QAction construction shared by the tabs: shortcut(s), standard icon, tooltip naming the keys;
+a tab's toolbar of such actions."""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import QStyle, QWidget
+from PySide6.QtWidgets import QStyle, QToolBar, QWidget
 
-__all__ = ["make_action"]
+__all__ = ["make_action", "make_toolbar"]
 
 
 def make_action(parent: QWidget, text: str, shortcut: Union[str, Sequence[str], None], slot: Callable[..., object],
@@ -36,3 +38,16 @@ def make_action(parent: QWidget, text: str, shortcut: Union[str, Sequence[str], 
     else:
         a.triggered.connect(lambda checked=False: slot())
     return a
+
+
+def make_toolbar(parent: QWidget, title: str, actions: Sequence[Optional[QAction]]) -> QToolBar:
+    """A tab's toolbar: 20 px icons with their text beside them, ``actions`` in order (None: a separator)."""
+    bar = QToolBar(title, parent)
+    bar.setIconSize(QSize(20, 20))
+    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    for a in actions:
+        if a is None:
+            bar.addSeparator()
+        else:
+            bar.addAction(a)
+    return bar

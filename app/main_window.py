@@ -35,7 +35,7 @@ from .batch_tab import BatchTab
 from .colorize_tab import ColorizeTab
 from .dropping import LocalFileDropMixin
 from .settings import app_settings, settings_dir_value
-from .trainer_tab import TrainerTab
+from .tabs.trainer import TrainerTab
 from .worker import LoadModelJob, WorkerThread
 
 __all__ = ["MainWindow", "run_app", "app_icon"]

@@ -12,8 +12,9 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QFileDialog, QWidget
 
-__all__ = ["ORGANIZATION", "APPLICATION", "app_settings", "settings_dir_value"]
+__all__ = ["ORGANIZATION", "APPLICATION", "app_settings", "settings_dir_value", "ask_remembered_folder"]
 
 ORGANIZATION = "mangacolor"
 APPLICATION = "mangacolor"
@@ -40,3 +41,13 @@ def settings_dir_value(settings: QSettings, key: str, default: str = "") -> str:
     if value and Path(value).is_dir():
         return value
     return default
+
+
+def ask_remembered_folder(parent: QWidget, title: str, settings: QSettings, key: str) -> str:
+    """A folder from the folder dialog, which opens at the folder remembered under ``key`` (else
+    the home folder); the chosen folder's parent is remembered for next time. "" when cancelled."""
+    start = settings_dir_value(settings, key, str(Path.home()))
+    folder = QFileDialog.getExistingDirectory(parent, title, start)
+    if folder:
+        settings.setValue(key, str(Path(folder).parent))
+    return folder

@@ -16,7 +16,7 @@ pytest.importorskip("pytestqt")
 
 from conftest import drop_files, write_small  # noqa: E402
 from mangacolor.app.main_window import MainWindow  # noqa: E402
-from mangacolor.app.trainer_tab import IDLE, PAUSED  # noqa: E402
+from mangacolor.app.tabs.trainer import IDLE, PAUSED  # noqa: E402
 from mangacolor.core.library import models_dir  # noqa: E402
 
 TIMEOUT_MS = 90000

@@ -24,11 +24,11 @@ VAL = ["episode09_4", "episode10_5"]
 
 @pytest.fixture(scope="module")
 def color_folders(shared_data, tmp_path_factory) -> tuple[Path, Path]:
+    """Six training and two validation pages in two folders."""
     root = tmp_path_factory.mktemp("options_data")
-    for name in TRAIN:
-        write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / "train" / f"{name}.png")
-    for name in VAL:
-        write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / "val" / f"{name}.png")
+    for part, names in (("train", TRAIN), ("val", VAL)):
+        for name in names:
+            write_small(shared_data / "color" / "peppercarrot" / f"{name}.jpg", root / part / f"{name}.png")
     return root / "train", root / "val"
 
 

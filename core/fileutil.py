@@ -1,4 +1,4 @@
-"""File utilities: atomic writes, natural sort order, file suffixes.
+"""File utilities: atomic writes, natural sort order, never-overwrite names.
 
 A leaf module (nothing from the rest of ``core``): every file mangacolor writes for the user (pages,
 archives, checkpoints, settings, journals, reports) goes through :func:`atomic_writer`, so a crash,
@@ -13,10 +13,10 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from pathlib import PurePath
-from typing import BinaryIO, Callable, Iterator, TypeVar, Union
+from pathlib import PurePath, PurePosixPath
+from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar, Union
 
-__all__ = ["new_file_mode", "atomic_writer", "atomic_write_bytes", "natural_key", "free_name"]
+__all__ = ["new_file_mode", "atomic_writer", "atomic_write_bytes", "natural_key", "free_name", "page_output_paths"]
 
 _P = TypeVar("_P", bound=PurePath)
 
@@ -108,3 +108,40 @@ def free_name(path: _P, taken: Callable[[_P], bool], first: int = 2, keep: bool 
         if not taken(cand):
             return cand
         k += 1
+
+
+def page_output_paths(folder: Union[str, Path], rels: Iterable[Union[str, PurePath]], suffix: str = ".png",
+                      keep_structure: bool = True, protect: Iterable[Union[str, Path]] = ()) -> list[Path]:
+    """Where the window saves colorized pages: each page's stem + ``suffix`` in ``folder``, never
+    over an input page and never two pages on one file.
+
+    A target that is one of the ``protect`` files gets ``_colorized`` added to its stem
+    (``p1.png`` saved beside its input ``p1.png`` becomes ``p1_colorized.png``); a target already
+    taken by an earlier page of ``rels`` (or still a protected file) gets the next free
+    :func:`free_name` (``p1.jpg`` and ``p1.png`` saved together: ``p1.png``, ``p1-2.png``).
+
+    Args:
+        folder: the output folder.
+        rels: each page's relative path in its input (``chapter/001.jpg``), POSIX style.
+        suffix: the output format's file suffix (``.png``, ``.jpg``, ``.webp``).
+        keep_structure: keep the pages' relative folders (``folder/chapter/001.png``), as the
+            ``colorize`` command does, so pages of different folders or archives cannot collide;
+            False: every page directly in ``folder``.
+        protect: files that must never be written (the input pages, archives).
+
+    Returns:
+        One target path per page of ``rels``, in their order.
+    """
+    protected = {Path(p).resolve() for p in protect}
+    taken: set[Path] = set()
+    out = []
+    for raw in rels:
+        rel = PurePosixPath(raw)
+        sub = Path(*rel.parent.parts) if keep_structure and rel.parent.parts else Path()
+        target = Path(folder) / sub / f"{rel.stem}{suffix}"
+        if target.resolve() in protected:
+            target = target.with_name(f"{rel.stem}_colorized{suffix}")
+        target = free_name(target, lambda t: t in taken or t.resolve() in protected)
+        taken.add(target)
+        out.append(target)
+    return out

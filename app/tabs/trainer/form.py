@@ -39,6 +39,16 @@ _LOSS_LABELS = {"auto": "The model's own", "mse": "MSE (paper)", "l1": "L1", "hu
                 "classification": "Classification (Zhang et al.)"}
 
 
+def _spin_box(parent: QWidget, lo: int, hi: int, suffix: str = "", tip: str = "", step: int = 1) -> QSpinBox:
+    """A whole-number field from ``lo`` to ``hi``."""
+    box = QSpinBox(parent)
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setSuffix(suffix)
+    box.setToolTip(tip)
+    return box
+
+
 class _DropList(LocalFileDropMixin, QListWidget):
     """The training-folder list: accepts dropped folders."""
 
@@ -143,13 +153,9 @@ class TrainerForm(QScrollArea):
         self.lr_spin.setSingleStep(1e-4)
         self.lr_spin.setToolTip("Peak learning rate")
         duration = self._build_duration(model_box)
-        self.batch_spin = QSpinBox(model_box)
-        self.batch_spin.setRange(1, 1024)
-        self.size_spin = QSpinBox(model_box)
-        self.size_spin.setRange(32, 1024)
-        self.size_spin.setSingleStep(8)
-        self.size_spin.setSuffix(" px")
-        self.size_spin.setToolTip("Side of the square training crops (a multiple of 8)")
+        self.batch_spin = _spin_box(model_box, 1, 1024)
+        self.size_spin = _spin_box(model_box, 32, 1024, " px", "Side of the square training crops (a multiple of 8)",
+                                   step=8)
         self.device_combo = QComboBox(model_box)
         for d, label in (("auto", "Automatic (GPU when present)"), ("cpu", "CPU"), ("cuda", "CUDA GPU")):
             self.device_combo.addItem(label, d)
@@ -187,15 +193,10 @@ class TrainerForm(QScrollArea):
 
     def _build_duration(self, parent: QWidget) -> QWidget:
         """How long: N epochs or N optimizer steps, one of the two (the other field is disabled)."""
-        self.epochs_spin = QSpinBox(parent)
-        self.epochs_spin.setRange(1, 10000)
-        self.epochs_spin.setSuffix(" epochs")
-        self.epochs_spin.setToolTip("Passes over the training images")
-        self.steps_spin = QSpinBox(parent)
-        self.steps_spin.setRange(1, 10_000_000)
+        self.epochs_spin = _spin_box(parent, 1, 10000, " epochs", "Passes over the training images")
+        self.steps_spin = _spin_box(parent, 1, 10_000_000, " steps",
+                                    "Optimizer steps of the run, whatever the number of epochs they make")
         self.steps_spin.setValue(1000)
-        self.steps_spin.setSuffix(" steps")
-        self.steps_spin.setToolTip("Optimizer steps of the run, whatever the number of epochs they make")
         self.epochs_radio = QRadioButton("Epochs", parent)
         self.steps_radio = QRadioButton("Steps", parent)
         self.duration_group = QButtonGroup(self)

@@ -31,7 +31,7 @@ from mangacolor.core.settings import Settings, load_settings
 
 from .appearance import app_icon
 
-from .batch_tab import BatchTab
+from .tabs.batch import BatchTab
 from .colorize_tab import ColorizeTab
 from .dropping import LocalFileDropMixin
 from .settings import app_settings, settings_dir_value

@@ -1,6 +1,6 @@
 """A "Reference image" field: a color image whose colors guide every page of a batch job.
 
-Used by the Batch tab (:mod:`mangacolor.app.batch_tab`) for its per-job reference
+Used by the Batch tab (:mod:`mangacolor.app.tabs.batch`) for its per-job reference
 (:attr:`mangacolor.core.batch.BatchSettings.reference`, docs/hints.md): a line edit with the
 path, a "…" button that opens a file chooser in the folder chosen last time (remembered in the
 application settings), and a clear button. The field only holds the path; the batch engine

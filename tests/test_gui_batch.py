@@ -22,9 +22,10 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 
 from conftest import drop_files, small_jpeg  # noqa: E402
-from mangacolor.app import batch_tab as batch_mod  # noqa: E402
-from mangacolor.app.batch_tab import (FINISHED, PAUSED, BatchSpec, load_queue, queue_path,  # noqa: E402
-                                      save_queue)
+from mangacolor.app.tabs.batch import run_job as batch_mod  # noqa: E402
+from mangacolor.app.tabs.batch import tab as batch_tab_mod  # noqa: E402
+from mangacolor.core.batch import (FINISHED, PAUSED, BatchSpec, load_queue, queue_path,  # noqa: E402
+                                   save_queue)
 from mangacolor.app.main_window import MainWindow  # noqa: E402
 from mangacolor.core.batch import JOURNAL_NAME  # noqa: E402
 
@@ -151,7 +152,7 @@ def test_batch_tab_runs_the_queue_and_reports_progress(qtbot, tiny_model_path, c
                 opened.append(url)
                 return True
 
-        monkeypatch.setattr(batch_mod, "QDesktopServices", FakeDesktop)
+        monkeypatch.setattr(batch_tab_mod, "QDesktopServices", FakeDesktop)
         tab.select(k2)
         tab.actions_by_name["open_output"].trigger()
         assert opened and Path(opened[0].toLocalFile()) == Path(s2.outdir)

@@ -435,7 +435,7 @@ def test_a_batch_with_one_bad_hint_file_does_the_other_pages(tiny_model_path, bw
 def test_batch_tab_reference_field_reaches_the_batch(qtbot_or_skip, hint_model_path, bw_pages, shared_data,
                                                       tmp_path, monkeypatch):
     from mangacolor.app import reference_field as ref_mod
-    from mangacolor.app.batch_tab import FINISHED, queue_path
+    from mangacolor.core.batch import FINISHED, queue_path
     from mangacolor.app.main_window import MainWindow
     from mangacolor.core.batch import JOURNAL_NAME
 

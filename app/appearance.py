@@ -1,7 +1,8 @@
 """The application's looks: name and icon, light/dark palette that follows the system scheme.
 
-The page canvas is not part of the palette: :data:`mangacolor.app.image_view.CANVAS_GRAY` stays
-the same neutral gray in both schemes, so pages and colors are judged against the same field.
+The page canvas is not part of the palette:
+:data:`mangacolor.app.tabs.colorize.image_view.CANVAS_GRAY` stays the same neutral gray in both
+schemes, so pages and colors are judged against the same field.
 
 Qt 6.5+ reports the system's color scheme through ``QStyleHints.colorScheme()`` (and
 ``colorSchemeChanged``). With the Fusion style this module builds the matching palette itself,

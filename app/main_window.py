@@ -32,7 +32,7 @@ from mangacolor.core.settings import Settings, load_settings
 from .appearance import app_icon
 
 from .tabs.batch import BatchTab
-from .colorize_tab import ColorizeTab
+from .tabs.colorize import ColorizeTab
 from .dropping import LocalFileDropMixin
 from .settings import app_settings, settings_dir_value
 from .tabs.trainer import TrainerTab

@@ -298,7 +298,7 @@ class ColorizeJob(Job):
             out = PageOutcome(key=key, source=res.source, page=res.page, result=res.result, error=res.error)
             req = self.hinted.get(key)
             if req is not None and res.result is not None and res.page is not None:
-                from .hint_jobs import colorize_hinted
+                from .tabs.colorize.hint_jobs import colorize_hinted
 
                 out.result, out.hint_note = colorize_hinted(ctx, colorizer, req, res.page,
                                                             self.render_size or colorizer.render_size)
@@ -524,7 +524,7 @@ class ModelWorker(QObject):
         """The hint sessions and reference hints the worker keeps (worker thread only;
         :class:`mangacolor.app.hint_jobs.HintCache`)."""
         if self._hint_cache is None:
-            from .hint_jobs import HintCache
+            from .tabs.colorize.hint_jobs import HintCache
 
             self._hint_cache = HintCache(MAX_HINT_SESSIONS)
         return self._hint_cache

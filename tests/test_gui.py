@@ -223,7 +223,8 @@ def test_shortcuts_settings_and_tabs(qtbot, window, bw_pages):
     assert window.cancel_action.shortcut() == QKeySequence(Qt.Key.Key_Escape)
     assert window.tabs.tabText(0) == "Colorize"
     # constants the GUI keeps locally so that opening the window does not wait for torch
-    from mangacolor.app import colorize_tab, main_window
+    from mangacolor.app import main_window
+    from mangacolor.app.tabs import colorize as colorize_tab
     from mangacolor.core import library, pipeline
 
     assert colorize_tab.MIN_RENDER_SIZE == pipeline.MIN_RENDER_SIZE

@@ -22,8 +22,8 @@ from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
 from conftest import small_jpeg  # noqa: E402
-from mangacolor.app.hint_jobs import HintRequest, HintSlot, HintState  # noqa: E402
-from mangacolor.app.hints_mode import POINTS_NEED_HINT_MODEL  # noqa: E402
+from mangacolor.app.tabs.colorize.hint_jobs import HintRequest, HintSlot, HintState  # noqa: E402
+from mangacolor.app.tabs.colorize.hints_mode import POINTS_NEED_HINT_MODEL  # noqa: E402
 from mangacolor.app.main_window import MainWindow  # noqa: E402
 from mangacolor.app.qt_images import qimage_to_rgb  # noqa: E402
 from mangacolor.app.worker import Job  # noqa: E402

@@ -355,7 +355,7 @@ def test_dark_and_light_palette_keep_the_canvas_gray(qtbot, window, monkeypatch)
     from PySide6.QtGui import QPalette
 
     from mangacolor.app.appearance import apply_scheme, app_icon, is_dark
-    from mangacolor.app.image_view import CANVAS_GRAY
+    from mangacolor.app.tabs.colorize.image_view import CANVAS_GRAY
 
     app = QApplication.instance()
     before = app.palette()

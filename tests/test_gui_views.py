@@ -24,7 +24,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from conftest import drop_files, small_jpeg  # noqa: E402
-from mangacolor.app.image_view import CompareView  # noqa: E402
+from mangacolor.app.tabs.colorize.compare_view import CompareView  # noqa: E402
 from mangacolor.app.main_window import MainWindow  # noqa: E402
 from mangacolor.app.qt_images import qimage_to_rgb, rgb_to_qimage  # noqa: E402
 

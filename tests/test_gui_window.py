@@ -259,7 +259,7 @@ def test_a_one_pixel_page_gives_a_one_line_error_not_a_traceback(qtbot, window, 
 
 
 def test_heatmap_legend_and_toggles_look_pressed(qtbot, window):
-    from mangacolor.app.colorize_tab import HEATMAP_LEGEND, OVERLAY_OPACITY
+    from mangacolor.app.tabs.colorize.heatmap_legend import HEATMAP_LEGEND, OVERLAY_OPACITY
     from mangacolor.core.overspill import HEATMAP_COLORS
 
     tab = window.colorize_tab

@@ -24,7 +24,7 @@ from PySide6.QtGui import QImage
 
 from mangacolor.core.imageio import Page, PageSource
 
-from .worker import Job, JobContext, ModelLoadError, display_image, one_line
+from ...worker import Job, JobContext, ModelLoadError, display_image, one_line
 
 if TYPE_CHECKING:  # torch is imported by the worker thread on its first job
     from mangacolor.core.pipeline import ColorizedPage, Colorizer
@@ -424,7 +424,7 @@ class RestoredHints:
 
 
 class RestoreJob(Job):
-    """Read the kept hints of pages (:func:`mangacolor.app.hint_store.read_page_hints`): in the
+    """Read the kept hints of pages (:func:`.hint_store.read_page_hints`): in the
     worker thread, because the hint module imports torch, which must not be imported by two
     threads at once. Emits one :class:`RestoredHints` per page that has some (or an error).
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QLabel, QSpinBox, QToolBar, QWidget
 
-from .actions import make_action
+from ...actions import make_action
 
 __all__ = ["make_hint_actions", "make_hint_toolbar", "HINT_MENU", "DEFAULT_POINT_SIZE"]
 
@@ -25,7 +25,7 @@ HINT_MENU = ("hints", None, "hint_point", "hint_fill", None, "hint_undo", "hint_
 
 
 def make_hint_actions(mode, parent: QWidget) -> dict[str, QAction]:
-    """The actions of a :class:`mangacolor.app.hints_mode.HintsMode`, owned by ``parent`` (the
+    """The actions of a :class:`.hints_mode.HintsMode`, owned by ``parent`` (the
     tab), by name: ``hints``, ``hint_point``, ``hint_fill``, ``hint_undo``, ``hint_redo``,
     ``hint_remove``, ``hint_clear``, ``hint_reference``, ``hint_reference_all``,
     ``hint_reference_clear``."""

@@ -1,13 +1,13 @@
 """The hints of every page in the Colorize tab: one immutable
-:class:`~mangacolor.app.hint_jobs.HintState` per page, one ``QUndoStack`` per page (grouped, the
+:class:`~.hint_jobs.HintState` per page, one ``QUndoStack`` per page (grouped, the
 shown page's stack active), and their persistence.
 
 Every edit (add, move, recolor or remove a point or fill, clear, set or remove the reference) is
 a :class:`HintEdit` holding the state before and after, pushed on the page's stack; undo and
 redo put a state back. Any change is written, shortly after, to the page's file in the user data
-folder (:func:`mangacolor.app.hint_store.write_stored_hints`), and :meth:`HintPages.write_beside`
+folder (:func:`.hint_store.write_stored_hints`), and :meth:`HintPages.write_beside`
 writes a page's hints next to a saved output. This module only keeps state; the Hints mode
-(:mod:`mangacolor.app.hints_mode`) reacts to :attr:`HintPages.changed`.
+(:mod:`.hints_mode`) reacts to :attr:`HintPages.changed`.
 
 Point and fill objects are :class:`mangacolor.core.hints.PointHint` and ``FillHint``; the hint
 module (it imports torch) is imported by the edit methods only, which run once a page is

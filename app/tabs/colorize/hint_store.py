@@ -10,7 +10,7 @@
   ``<stem>.hints.json`` beside the input page when there is one (e.g. written by another tool).
 
 All writes are atomic (a temporary name, then a rename: :func:`mangacolor.core.hints.save_hints`).
-Kept hints are read on the model worker (:class:`mangacolor.app.hint_jobs.RestoreJob`): the hint
+Kept hints are read on the model worker (:class:`.hint_jobs.RestoreJob`): the hint
 module imports torch, which the GUI thread must not wait for and two threads must not import at
 once.
 """

@@ -1,305 +1,33 @@
-"""Page views: a zoomable, pannable image view and the "Original | Colorized" comparison.
+"""The "Original | Colorized" comparison: two :class:`~.image_view.ImageView` s shown in one of
+three ways (:data:`VIEW_MODES`):
 
-:class:`ImageView` is a ``QGraphicsView`` on a neutral gray canvas with a base image item and an
-overlay item above it (for a heatmap such as the overspill check). :class:`CompareView` shows the
-original and the colorized page in one of three ways (:data:`VIEW_MODES`):
-
-- ``"side"``: side by side, each in its own pane;
+- ``"side"``: side by side, each in its own pane (:mod:`.panes`);
 - ``"split"``: one page, original left and colorized right of a draggable divider (a swipe
-  slider): the two views lie exactly on top of each other and the original one is masked to the
-  part left of the divider;
+  slider, :mod:`.split_divider`): the two views lie exactly on top of each other and the
+  original one is masked to the part left of the divider;
 - ``"single"``: one page at a time, :meth:`CompareView.flip` switches between original and
   colorized at the same place (a blink comparison).
 
 In every mode both views share one transform (zoom) and their scrollbars follow each other (pan),
 so the same page pixel is under the same screen spot.
-
-Zoom is counted in device pixels: 100 % shows one page pixel per physical screen pixel, also on
-a HiDPI screen (device pixel ratio 2: the view's logical scale is then 0.5), so line art and
-screentone are judged at their true resolution.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap, QPolygonF, QRegion, QTransform
-from PySide6.QtWidgets import (QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsSimpleTextItem,
-                               QGraphicsView, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QRegion, QTransform
+from PySide6.QtWidgets import QGraphicsView, QHBoxLayout, QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
-__all__ = ["CANVAS_GRAY", "ImageView", "CompareView", "MIN_ZOOM", "MAX_ZOOM", "ZOOM_STEP", "VIEW_MODES"]
+from .image_view import MAX_ZOOM, MIN_ZOOM, ZOOM_STEP, ImageView
+from .panes import ViewPane
+from .split_divider import SplitDivider, Stage
 
-#: Neutral gray behind the page, so neither white paper nor colors are judged against a tinted field.
-CANVAS_GRAY = QColor(104, 104, 104)
-MIN_ZOOM = 0.02
-MAX_ZOOM = 32.0
-ZOOM_STEP = 1.25
-#: At or above this zoom, pixels are drawn as sharp squares (to inspect line art and screentone).
-NEAREST_ZOOM = 2.0
+__all__ = ["CompareView", "VIEW_MODES"]
+
 #: How :class:`CompareView` shows the pair: side by side, split slider, one at a time.
 VIEW_MODES = ("side", "split", "single")
-
-
-class ImageView(QGraphicsView):
-    """One page image on a gray canvas, with an optional overlay layer above it.
-
-    Wheel zooms around the mouse pointer; dragging pans. The view itself never changes its zoom
-    for other reasons; :class:`CompareView` drives fit/100 %/steps.
-
-    Signals:
-        wheel_zoomed(float): the wheel zoomed this view by the given factor.
-    """
-
-    wheel_zoomed = Signal(float)
-
-    def __init__(self, parent: Optional[QWidget] = None):
-        super().__init__(parent)
-        self.setScene(QGraphicsScene(self))
-        self.setBackgroundBrush(CANVAS_GRAY)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setAcceptDrops(False)  # drops go to the main window
-        self.setMinimumSize(120, 120)
-
-        self._image_item = QGraphicsPixmapItem()
-        self._image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self._image_item.setZValue(0)
-        self._overlay_item = QGraphicsPixmapItem()
-        self._overlay_item.setZValue(1)
-        self._overlay_item.setVisible(False)
-        self._placeholder = QGraphicsSimpleTextItem()
-        self._placeholder.setBrush(QColor(235, 235, 235))
-        font = QFont()
-        font.setPointSize(12)
-        self._placeholder.setFont(font)
-        self._placeholder.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        self._placeholder.setZValue(2)
-        for item in (self._image_item, self._overlay_item, self._placeholder):
-            self.scene().addItem(item)
-        self._image_size = QSize()
-
-    # ---- content ----------------------------------------------------------------------------
-    def set_image(self, image: Optional[QImage], placeholder: str = "",
-                  scene_size: Optional[QSize] = None) -> None:
-        """Show ``image`` (None: no image, only ``placeholder`` text).
-
-        Args:
-            image: the page; shown at 1 scene unit per pixel.
-            placeholder: text shown centred when there is no image ("Not colorized yet").
-            scene_size: scene size to keep when there is no image (so a partner view stays in
-                step); default: the image size, or nothing.
-        """
-        if image is not None and not image.isNull():
-            self._image_item.setPixmap(QPixmap.fromImage(image))
-            self._image_item.setVisible(True)
-            self._image_size = image.size()
-            size = image.size()
-        else:
-            self._image_item.setPixmap(QPixmap())
-            self._image_item.setVisible(False)
-            self._image_size = QSize()
-            size = scene_size if scene_size is not None and not scene_size.isEmpty() else QSize(0, 0)
-        self._overlay_item.setPixmap(QPixmap())
-        self._overlay_item.setVisible(False)
-        rect = QRectF(0, 0, max(size.width(), 1), max(size.height(), 1))
-        self.scene().setSceneRect(rect)
-        self._placeholder.setText(placeholder if (image is None or image.isNull()) else "")
-        self._center_placeholder()
-
-    def image_size(self) -> QSize:
-        """Pixel size of the shown image (an empty ``QSize`` when none)."""
-        return QSize(self._image_size)
-
-    def has_image(self) -> bool:
-        return not self._image_size.isEmpty()
-
-    def image_item(self) -> QGraphicsPixmapItem:
-        """The base image item (z = 0)."""
-        return self._image_item
-
-    def overlay_item(self) -> QGraphicsPixmapItem:
-        """The overlay layer (z = 1, above the image); hidden until :meth:`set_overlay`."""
-        return self._overlay_item
-
-    def set_overlay(self, image: Optional[QImage], opacity: float = 0.6) -> None:
-        """Show an RGBA overlay of the image's size above it (None hides it).
-
-        Args:
-            image: straight-alpha image, same pixel size as the base image.
-            opacity: 0..1, multiplied with the overlay's own alpha.
-
-        Raises:
-            ValueError: the overlay size differs from the image size.
-        """
-        if image is None or image.isNull():
-            self._overlay_item.setPixmap(QPixmap())
-            self._overlay_item.setVisible(False)
-            return
-        if image.size() != self._image_size:
-            raise ValueError(f"overlay {image.width()}x{image.height()} does not match the page "
-                             f"{self._image_size.width()}x{self._image_size.height()}")
-        self._overlay_item.setPixmap(QPixmap.fromImage(image))
-        self._overlay_item.setOpacity(max(0.0, min(1.0, float(opacity))))
-        self._overlay_item.setVisible(True)
-
-    def _center_placeholder(self) -> None:
-        if not self._placeholder.text():
-            return
-        c = self.scene().sceneRect().center()
-        br = self._placeholder.boundingRect()
-        # the text ignores the view transform, so it is offset in screen pixels
-        self._placeholder.setPos(c)
-        self._placeholder.setTransform(QTransform.fromTranslate(-br.width() / 2, -br.height() / 2))
-
-    # ---- zoom -------------------------------------------------------------------------------
-    def device_ratio(self) -> float:
-        """Device pixels per logical pixel of the screen the view is on (1.0, or 2.0 on HiDPI)."""
-        return float(self.devicePixelRatioF()) or 1.0
-
-    def zoom(self) -> float:
-        """Current scale in device pixels (1.0 = 100 %, one physical screen pixel per page pixel)."""
-        return float(self.transform().m11()) * self.device_ratio()
-
-    def update_sampling(self) -> None:
-        """Smooth sampling below :data:`NEAREST_ZOOM`, sharp pixels at and above it."""
-        mode = (Qt.TransformationMode.FastTransformation if self.zoom() >= NEAREST_ZOOM
-                else Qt.TransformationMode.SmoothTransformation)
-        for item in (self._image_item, self._overlay_item):
-            item.setTransformationMode(mode)
-
-    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        delta = event.angleDelta().y() or event.angleDelta().x()
-        if not delta:
-            event.ignore()
-            return
-        factor = ZOOM_STEP ** (delta / 120.0)
-        current = self.zoom()
-        target = min(MAX_ZOOM, max(MIN_ZOOM, current * factor))
-        factor = target / current if current > 0 else 1.0
-        if abs(factor - 1.0) > 1e-6:
-            self.scale(factor, factor)
-            self.update_sampling()
-            self.wheel_zoomed.emit(factor)
-        event.accept()
-
-
-class _Caption(QLabel):
-    """A one-line caption that is elided at its end ("…") when its pane is narrower than the
-    text, instead of widening the pane (the whole text is in the tooltip)."""
-
-    def __init__(self, text: str = "", parent: Optional[QWidget] = None):
-        super().__init__(text, parent)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def setText(self, text: str) -> None:  # noqa: N802 (Qt name)
-        super().setText(text)
-        self.setToolTip(text)
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        rect = self.contentsRect()
-        full = self.text()
-        if self.fontMetrics().horizontalAdvance(full) <= rect.width():
-            super().paintEvent(event)
-            return
-        p = QPainter(self)
-        p.setFont(self.font())
-        p.setPen(self.palette().color(self.foregroundRole()))
-        p.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                   self.fontMetrics().elidedText(full, Qt.TextElideMode.ElideRight, rect.width()))
-        p.end()
-
-
-class _Pane(QWidget):
-    """A caption above an :class:`ImageView` (side-by-side mode)."""
-
-    def __init__(self, title: str, view: "ImageView", parent: Optional[QWidget] = None):
-        super().__init__(parent)
-        self.caption = _Caption(title)  # a long caption never widens its pane over the other one
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption.setStyleSheet("QLabel { font-weight: bold; padding: 3px; }")
-        self.view = view
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        lay.addWidget(self.caption)
-        lay.addWidget(view, 1)
-
-    def take_view(self) -> None:
-        """Put the view back into this pane (after the split or single mode had it)."""
-        self.layout().addWidget(self.view, 1)
-        self.view.show()
-
-
-class _Divider(QWidget):
-    """The split view's divider: a vertical line with a round grip; drag it sideways.
-
-    Signals:
-        dragged(int): the divider was dragged to this x (stage pixels).
-    """
-
-    dragged = Signal(int)
-    WIDTH = 24
-    GRIP_RADIUS = 11
-
-    def __init__(self, parent: QWidget):
-        super().__init__(parent)
-        self.setCursor(Qt.CursorShape.SplitHCursor)
-        self.setToolTip("Drag the divider: original on the left, colorized on the right")
-        self._dragging = False
-
-    def paintEvent(self, _event) -> None:  # noqa: N802 (Qt name)
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        cx, h = self.width() / 2.0, float(self.height())
-        p.setPen(QPen(QColor(0, 0, 0, 110), 4))
-        p.drawLine(QPointF(cx, 0), QPointF(cx, h))
-        p.setPen(QPen(QColor(255, 255, 255), 2))
-        p.drawLine(QPointF(cx, 0), QPointF(cx, h))
-        r, cy = float(self.GRIP_RADIUS), h / 2.0
-        p.setPen(QPen(QColor(40, 40, 40), 1.5))
-        p.setBrush(QColor(255, 255, 255))
-        p.drawEllipse(QPointF(cx, cy), r, r)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(QColor(40, 40, 40))
-        for sign in (-1, 1):  # a small arrow head each way
-            tip = cx + sign * (r - 3)
-            p.drawPolygon(QPolygonF([QPointF(tip, cy), QPointF(tip - sign * 5, cy - 4.5),
-                                     QPointF(tip - sign * 5, cy + 4.5)]))
-        p.end()
-
-    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._dragging = True
-            event.accept()
-        else:
-            event.ignore()
-
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        if self._dragging:
-            self.dragged.emit(self.mapToParent(event.position().toPoint()).x())
-            event.accept()
-
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        if self._dragging and event.button() == Qt.MouseButton.LeftButton:
-            self._dragging = False
-            self.dragged.emit(self.mapToParent(event.position().toPoint()).x())
-            event.accept()
-
-
-class _Stage(QWidget):
-    """Where the two views lie on top of each other (split and single modes)."""
-
-    resized = Signal()
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        super().resizeEvent(event)
-        self.resized.emit()
 
 
 class CompareView(QWidget):
@@ -325,8 +53,8 @@ class CompareView(QWidget):
         super().__init__(parent)
         self.original_view = ImageView()
         self.colorized_view = ImageView()
-        self.original_pane = _Pane("Original", self.original_view, self)
-        self.colorized_pane = _Pane("Colorized", self.colorized_view, self)
+        self.original_pane = ViewPane("Original", self.original_view, self)
+        self.colorized_pane = ViewPane("Colorized", self.colorized_view, self)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.original_pane)
         self.splitter.addWidget(self.colorized_pane)
@@ -347,10 +75,10 @@ class CompareView(QWidget):
         hl.setContentsMargins(0, 0, 0, 0)
         hl.addWidget(self.left_caption, 1)
         hl.addWidget(self.right_caption, 1)
-        self.stage = _Stage(self)
+        self.stage = Stage(self)
         self.stage.setMinimumSize(120, 120)
         self.stage.resized.connect(self._layout_stage)
-        self.divider = _Divider(self.stage)
+        self.divider = SplitDivider(self.stage)
         self.divider.dragged.connect(self._on_divider_dragged)
         self.divider.hide()
         self.overlap = QWidget(self)
@@ -475,7 +203,7 @@ class CompareView(QWidget):
             else:
                 self.original_view.setMask(QRegion(0, 0, x, rect.height()))
                 self.original_view.raise_()
-            w = _Divider.WIDTH
+            w = SplitDivider.WIDTH
             self.divider.setGeometry(x - w // 2, 0, w, rect.height())
             self.divider.show()
             self.divider.raise_()

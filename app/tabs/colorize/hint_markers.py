@@ -7,7 +7,7 @@ overspill overlay. A selected marker (the one Delete removes) gets a highlight r
 one (its color picker is open) is drawn hollow and dashed.
 
 :class:`HintCanvas`: the markers of the shown page on an
-:class:`~mangacolor.app.image_view.ImageView` and what the mouse does there while active: a left
+:class:`~.image_view.ImageView` and what the mouse does there while active: a left
 click off the markers asks for a new hint, a drag moves a marker, a double click asks to recolor
 it, a right click to remove it; the middle button pans and the wheel zooms as usual. The canvas
 only reports (signals); the Hints mode decides.
@@ -117,7 +117,7 @@ class HintCanvas(QObject):
     """The shown page's hint markers on ``view`` and the mouse while Hints mode is on.
 
     Args:
-        view: the colorized :class:`~mangacolor.app.image_view.ImageView` (scene units are page
+        view: the colorized :class:`~.image_view.ImageView` (scene units are page
             pixels).
 
     Signals:
@@ -163,7 +163,7 @@ class HintCanvas(QObject):
             self.select(None)
 
     def show_hints(self, state) -> None:
-        """Draw the markers of ``state`` (a :class:`mangacolor.app.hint_jobs.HintState`; None:
+        """Draw the markers of ``state`` (a :class:`.hint_jobs.HintState`; None:
         none). Markers are drawn only while active and the view shows a page."""
         scene = self.view.scene()
         for m in self._markers:

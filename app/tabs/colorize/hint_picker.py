@@ -16,10 +16,10 @@ from typing import Optional, Sequence
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import (QButtonGroup, QColorDialog, QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout,
-                               QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QColorDialog, QDialog, QDialogButtonBox, QGraphicsView, QGridLayout,
+                               QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
-from .qt_images import rgb_to_qimage
+from ...qt_images import rgb_to_qimage
 
 __all__ = ["HintColorPicker", "ReferenceEyedropper", "swatch_icon", "MAX_RECENT", "load_recent", "remember_recent"]
 
@@ -267,3 +267,17 @@ class HintColorPicker(QDialog):
         c = QColorDialog.getColor(start, self, "Hint color")
         if c.isValid():
             self.set_color((c.red(), c.green(), c.blue()), by_user=True)
+
+    def place_near(self, view: QGraphicsView, x: int, y: int) -> None:
+        """Put the picker beside page pixel (x, y) of ``view`` on the screen, not over it."""
+        self.adjustSize()
+        spot = view.viewport().mapToGlobal(view.mapFromScene(x + 0.5, y + 0.5))
+        screen = view.screen().availableGeometry() if view.screen() is not None else None
+        size = self.sizeHint()
+        px, py = spot.x() + 24, spot.y() - size.height() // 3
+        if screen is not None:
+            if px + size.width() > screen.right():
+                px = spot.x() - 24 - size.width()  # left of the spot when there is no room to its right
+            px = max(screen.left(), min(px, screen.right() - size.width()))
+            py = max(screen.top(), min(py, screen.bottom() - size.height()))
+        self.move(px, py)

@@ -4,21 +4,22 @@ colorized view, with undo/redo (issue 12, item 5).
 In Hints mode (Shift+H) a click on the colorized page adds a hint where it lands: a **point**
 (P, a small square of color the hint network spreads to what belongs with it) or a **fill** (G,
 the line-bounded region under the click flooded with one color; works with any model). The color
-picker (:class:`mangacolor.app.hint_picker.HintColorPicker`) opens with the colors the network
+picker (:class:`.hint_picker.HintColorPicker`) opens with the colors the network
 itself suggests at that spot, then the recent colors and an eyedropper on the page's reference
 image. A marker can be dragged to move it, double-clicked to recolor it, removed with a
 right-click or Delete. Every edit is a command on the page's ``QUndoStack`` (Ctrl+Z,
-Ctrl+Shift+Z; :mod:`mangacolor.app.hint_pages` keeps the states). "Reference Image…" sets a color page whose colors guide this page (the global
-hint); "Apply Reference to All Pages" gives it to every page.
+Ctrl+Shift+Z; :mod:`.hint_pages` keeps the states). "Reference
+Image…" sets a color page whose colors guide this page (the global hint); "Apply Reference to All
+Pages" gives it to every page (:mod:`.hint_reference`).
 
 After each edit the page is colorized again on the model worker, in its
-:class:`~mangacolor.core.hint_session.HintSession` (:mod:`mangacolor.app.hint_jobs`); the window
+:class:`~mangacolor.core.hint_session.HintSession` (:mod:`.hint_jobs`); the window
 never waits, and a newer edit replaces a pending one. Hints are written beside the output when
-the page is saved and kept in the user data folder across sessions (:mod:`mangacolor.app.hint_store`).
+the page is saved and kept in the user data folder across sessions (:mod:`.hint_store`).
 
 The hint module of ``core`` imports torch, so the window imports it only once a page has been
 colorized (torch is then loaded by the worker); the requests carry an immutable
-:class:`~mangacolor.app.hint_jobs.HintState` that the worker turns into hints.
+:class:`~.hint_jobs.HintState` that the worker turns into hints.
 """
 
 from __future__ import annotations
@@ -29,35 +30,33 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QFileDialog
 
+from ...page_list import PageState
+from ...worker import CANCELLED, FAILED, PageOutcome
 from .hint_actions import HINT_MENU, make_hint_actions, make_hint_toolbar
-from .hint_jobs import (HintJob, HintOutcome, HintRequest, HintSlot, HintSuggestions, ReferenceJob, ReferenceOutcome,
-                        RestoredHints, RestoreJob, SuggestJob)
+from .hint_jobs import (HintJob, HintOutcome, HintRequest, HintSlot, HintSuggestions, ReferenceOutcome, RestoredHints,
+                        RestoreJob, SuggestJob)
 from .hint_markers import HintCanvas, HintMarker
 from .hint_pages import HintPages, PageHints
 from .hint_picker import HintColorPicker, load_recent, remember_recent
-from .page_list import PageState
-from .settings import settings_dir_value
-from .worker import CANCELLED, FAILED, PageOutcome
+from .hint_reference import HintReferenceMixin
 
-__all__ = ["HintsMode", "POINTS_NEED_HINT_MODEL", "REFERENCE_FILTER"]
+__all__ = ["HintsMode", "POINTS_NEED_HINT_MODEL"]
 
 #: Said when a point is placed with a model that takes no hints.
 POINTS_NEED_HINT_MODEL = ("Point hints need a hint model (this model takes no hints); fills still work: "
                           "choose the fill tool (G)")
-REFERENCE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 _tokens = itertools.count(1)
 
 
-class HintsMode(QObject):
+class HintsMode(HintReferenceMixin, QObject):
     """Hints on the Colorize tab's colorized view (module docstring).
 
     Args:
-        tab: the :class:`mangacolor.app.colorize_tab.ColorizeTab`.
+        tab: the :class:`mangacolor.app.tabs.colorize.ColorizeTab`.
 
     Attributes:
-        pages: every page's hints and undo stack (:class:`mangacolor.app.hint_pages.HintPages`).
+        pages: every page's hints and undo stack (:class:`.hint_pages.HintPages`).
         actions_by_name: the mode's actions (the tab adds them to its own; the window gives them
             their shortcuts).
         toolbar: the Hints bar (shown in Hints mode).
@@ -183,7 +182,7 @@ class HintsMode(QObject):
         return self.pages.page(key)
 
     def state(self, key: Optional[str]):
-        """A page's hints now (a :class:`~mangacolor.app.hint_jobs.HintState`; empty when none)."""
+        """A page's hints now (a :class:`~.hint_jobs.HintState`; empty when none)."""
         return self.pages.state(key)
 
     def consistent(self, key: str) -> bool:
@@ -424,64 +423,6 @@ class HintsMode(QObject):
             self.canvas.select(None)
             self.pages.clear(key)
 
-    # ---- reference --------------------------------------------------------------------------
-    def reference_dialog(self) -> None:
-        """Choose a reference image for the shown page (a file dialog)."""
-        if not self.tab.shown_key():
-            return
-        settings = self.tab.settings
-        start = settings_dir_value(settings, "paths/last_reference",
-                                   settings_dir_value(settings, "paths/last_open", str(Path.home())))
-        path, _ = QFileDialog.getOpenFileName(self.tab, "Reference image (a color page)", start, REFERENCE_FILTER)
-        if path:
-            settings.setValue("paths/last_reference", str(Path(path).parent))
-            self.load_reference(path)
-
-    def load_reference(self, path) -> None:
-        """Read ``path`` on the worker; when it is a usable color image it becomes the shown page's
-        reference (undoable), else the status bar says why (one line)."""
-        key = self.tab.shown_key()
-        if key:
-            self._submit_reference(Path(path), key)
-
-    def _submit_reference(self, path: Path, key: Optional[str]) -> None:
-        job = ReferenceJob(path)
-        self._jobs[job.id] = job
-        self._reference_jobs[job.id] = key
-        self.worker.submit(job)
-
-    def _on_reference(self, job_id: int, out: ReferenceOutcome) -> None:
-        key = self._reference_jobs.get(job_id)
-        if out.error:
-            if key is None:
-                self._thumbs[str(out.path)] = None  # a kept reference that cannot be read: said once
-            self.message.emit(out.error)
-            return
-        self._thumbs[str(out.path)] = out.thumbnail
-        if key is not None and self.tab.page_list.entry(key) is not None:
-            self.pages.set_reference(key, out.path)
-            note = "" if self._takes_hints is not False else " (it guides the colors with a hint model only)"
-            self.message.emit(f"Reference image {out.path.name} set for this page{note}")
-        self.reference_ready.emit(str(out.path))
-
-    def apply_reference_to_all(self) -> int:
-        """Give the shown page's reference to every page (undoable per page); colorized pages are
-        colorized again in the background. Returns how many pages changed."""
-        key = self.tab.shown_key()
-        ref = self.state(key).reference if key else None
-        if ref is None:
-            self.message.emit("This page has no reference image: choose one first (Reference Image\u2026)")
-            return 0
-        n = self.pages.apply_reference([e.key for e in self.tab.page_list.entries()], ref)
-        self.message.emit(f"Reference {ref.name} applied to {n} more page{'s' if n != 1 else ''}")
-        return n
-
-    def remove_reference(self) -> None:
-        """The shown page without its reference image (undoable)."""
-        key = self.tab.shown_key()
-        if key:
-            self.pages.set_reference(key, None)
-
     # ---- picker -----------------------------------------------------------------------------
     def open_picker(self, kind: str, x: int, y: int, index: Optional[int] = None) -> Optional[HintColorPicker]:
         """Open the color picker for a new hint at page pixel (x, y) (``index`` None) or to recolor
@@ -513,24 +454,10 @@ class HintsMode(QObject):
         job = SuggestJob(HintRequest(key, entry.source, self.tab.render_size(), st), x, y, token)
         self._jobs[job.id] = job
         self.worker.submit(job)
-        self._place_near(picker, x, y)
+        picker.place_near(self.view, x, y)
         picker.open()
         self.picker_opened.emit(picker)
         return picker
-
-    def _place_near(self, picker: HintColorPicker, x: int, y: int) -> None:
-        """Put the picker beside page pixel (x, y) on the screen, not over it."""
-        picker.adjustSize()
-        spot = self.view.viewport().mapToGlobal(self.view.mapFromScene(x + 0.5, y + 0.5))
-        screen = self.view.screen().availableGeometry() if self.view.screen() is not None else None
-        size = picker.sizeHint()
-        px, py = spot.x() + 24, spot.y() - size.height() // 3
-        if screen is not None:
-            if px + size.width() > screen.right():
-                px = spot.x() - 24 - size.width()  # left of the spot when there is no room to its right
-            px = max(screen.left(), min(px, screen.right() - size.width()))
-            py = max(screen.top(), min(py, screen.bottom() - size.height()))
-        picker.move(px, py)
 
     def _on_picker_done(self, picker: HintColorPicker, result: int, kind: str, x: int, y: int,
                         index: Optional[int], key: str) -> None:

@@ -2,6 +2,17 @@
 
 Core functions take a :class:`Progress`; the GUI's Cancel button and the CLI's Ctrl+C call
 :meth:`Progress.cancel`, and the work stops at the next page or step (never mid-write).
+
+One vocabulary everywhere:
+
+- **report** ``(done, total, message)``: how far the work is;
+- **cancel**: stop at the next check point and leave no half-written file (what is finished
+  stays: a batch's journal, a training run's last saved state);
+- **pause**: hold the work at its next check point, in memory, until resume (or cancel); a
+  trainer first writes a resumable state, so a paused run also survives the application closing;
+- **sub** ``(offset, length)``: nested work (scanning the data of one model of an experiment,
+  one page of a batch) reports into a slice of its parent's bar, so the bar never restarts
+  (after chaiNNer's ``sub_progress``).
 """
 
 from __future__ import annotations
@@ -67,9 +78,45 @@ class Progress:
         if self._callback is not None:
             self._callback(done, total, message)
 
+    def sub(self, offset: float, length: float, total: Optional[int] = None) -> "Progress":
+        """A progress for nested work that reports into ``[offset, offset + length]`` of this one.
+
+        The child shares this one's cancel and pause; its ``report(done, total, message)`` moves
+        this one to ``offset + length * done / total`` (rounded) of ``total`` units (default: this
+        one's current total). Children nest.
+
+        Args:
+            offset, length: the slice, in this progress's units.
+            total: this progress's total, when it has not reported one yet.
+        """
+        return _SubProgress(self, float(offset), float(length), total)
+
     def eta_seconds(self) -> Optional[float]:
         """Estimated seconds left from the average rate so far, or None before the first unit."""
         if self.done <= 0 or self.total <= 0:
             return None
         elapsed = time.monotonic() - self.started
         return elapsed / self.done * max(self.total - self.done, 0)
+
+
+class _SubProgress(Progress):
+    """See :meth:`Progress.sub`."""
+
+    def __init__(self, parent: Progress, offset: float, length: float, total: Optional[int]):
+        super().__init__()
+        self._parent, self._offset, self._length, self._parent_total = parent, offset, length, total
+        self._cancel, self._resume = parent._cancel, parent._resume  # one cancel, one pause
+
+    def report(self, done: int, total: int, message: str = "") -> None:
+        self.done, self.total, self.message = done, total, message
+        self._at(done / total if total > 0 else 0.0, message)
+
+    def _at(self, frac: float, message: str) -> None:
+        """Move the parent to ``frac`` (0-1) of this slice, without rounding between levels."""
+        pos = self._offset + self._length * min(max(frac, 0.0), 1.0)
+        whole = self._parent_total or self._parent.total or int(round(self._offset + self._length))
+        if isinstance(self._parent, _SubProgress):
+            self._parent.done, self._parent.total = pos, whole
+            self._parent._at(pos / whole if whole > 0 else 0.0, message)
+        else:
+            self._parent.report(int(round(pos)), int(whole), message)

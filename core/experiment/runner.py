@@ -338,17 +338,21 @@ def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optio
     _write_json(out / "experiment.json", cfg.to_dict())
     results, sweep = [], []
     status = "finished"
-    for entry in cfg.models:
+    n_runs = len(cfg.models) + len(cfg.checkpoints)
+    for k, entry in enumerate(cfg.models):
         if progress.cancelled:
             status = "cancelled"
             break
+        r.progress = progress.sub(k, 1, total=n_runs)  # one bar for the whole experiment
         res = r.run_model(entry, out / "models" / entry["label"])
         if res.get("status") != "finished":
             status = "cancelled"
             break
         results.append(res)
-    for entry in cfg.checkpoints if status == "finished" else []:
+    for k, entry in enumerate(cfg.checkpoints if status == "finished" else []):
+        progress.report(len(cfg.models) + k, n_runs, f"measuring {entry['label']}")
         results.append(r.measure_checkpoint(entry))
+    r.progress = progress
     if status == "finished" and cfg.lr_sweep:
         base = next(m for m in cfg.models if m["label"] == cfg.lr_sweep["model"])
         main = next(x for x in results if x["label"] == base["label"])

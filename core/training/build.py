@@ -17,6 +17,7 @@ from ..checkpoint import CheckpointError, load_checkpoint
 from .config import TrainConfig
 from . import zhang
 
+from ..progress import Progress
 from .events import TrainError
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def _timm_input_size(model: nn.Module, default: int = 299) -> int:
     return int(size[-1]) if size else default
 
 
-def build_training_model(cfg: TrainConfig) -> tuple[nn.Module, dict, dict]:
+def build_training_model(cfg: TrainConfig, progress: Optional[Progress] = None) -> tuple[nn.Module, dict, dict]:
     """The model to train, the card it came with (empty for a new model) and its provenance.
 
     Raises:
@@ -98,7 +99,7 @@ def build_training_model(cfg: TrainConfig) -> tuple[nn.Module, dict, dict]:
             # from the hub, verified; offline this fails in about a second with a one-line reason
             local = installed_backbone(cfg.backbone.split(".", 1)[0])
             try:
-                wf = local or download_backbone(cfg.backbone)
+                wf = local or download_backbone(cfg.backbone, progress=progress)
             except BackboneError as e:
                 raise TrainError(f"no ImageNet weights for backbone {cfg.backbone!r}: {e}") from None
             kwargs = backbone_kwargs(wf.stem)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ..color import chroma, srgb_to_lab
+from ..progress import Progress
 from ..imageio import PageReadError, read_page
 from ..fileutil import natural_key
 from .augment import manga_look
@@ -94,15 +95,25 @@ def is_near_gray(rgb: np.ndarray, threshold: float = NEAR_GRAY_CHROMA) -> bool:
     return float(np.percentile(chroma(srgb_to_lab(small)[..., 1:]), 95)) < threshold
 
 
-def load_color_images(paths: Sequence[Path], max_side: int = 512, min_side: int = 64) -> tuple[list[np.ndarray], list[Path], dict]:
+def load_color_images(paths: Sequence[Path], max_side: int = 512, min_side: int = 64,
+                      progress: Optional[Progress] = None) -> tuple[list[np.ndarray], list[Path], dict]:
     """Decode images, shrink so the short side is at most ``max_side``, drop near-gray ones.
+
+    Args:
+        progress: optional; reports files done and checks cancel between files.
 
     Returns:
         (uint8 (H, W, 3) images, their paths, counts {"loaded", "near_gray", "unreadable", "too_small"}).
+
+    Raises:
+        mangacolor.core.progress.Cancelled: cancelled.
     """
     imgs, kept = [], []
     counts = {"loaded": 0, "near_gray": 0, "unreadable": 0, "too_small": 0}
-    for p in paths:
+    for n, p in enumerate(paths):
+        if progress is not None:
+            progress.check()
+            progress.report(n, len(paths), "reading the images")
         try:
             rgb = read_page(p).rgb
         except PageReadError as e:
@@ -200,7 +211,8 @@ def _scan_one(args) -> tuple[int, str]:
     return i, "near_gray" if is_near_gray(rgb) else "ok"
 
 
-def scan_color_images(paths: Sequence[Path], min_side: int = 64, workers: int = 0) -> tuple[list[Path], dict]:
+def scan_color_images(paths: Sequence[Path], min_side: int = 64, workers: int = 0,
+                      progress: Optional[Progress] = None) -> tuple[list[Path], dict]:
     """Keep the readable, large-enough, colored files without decoding them at full size.
 
     For datasets too large to hold in memory: each file is decoded at a reduced scale (Pillow's
@@ -210,18 +222,37 @@ def scan_color_images(paths: Sequence[Path], min_side: int = 64, workers: int = 
         paths: image files.
         min_side: files whose short side is smaller are left out (pixels).
         workers: processes for the scan (0 = this process).
+        progress: optional; reports files scanned and checks cancel between files.
 
     Returns:
         (kept paths in input order, counts {"loaded", "near_gray", "unreadable", "too_small"}).
+
+    Raises:
+        mangacolor.core.progress.Cancelled: cancelled (the worker processes are stopped).
     """
     jobs = [(i, str(p), int(min_side)) for i, p in enumerate(paths)]
+    results = []
+
+    def tick() -> None:
+        if progress is not None:
+            progress.check()
+            progress.report(len(results), len(jobs), "scanning the images")
+
     if workers and workers > 1 and len(jobs) > 256:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(workers) as ex:
-            results = list(ex.map(_scan_one, jobs, chunksize=64))
+            try:
+                for r in ex.map(_scan_one, jobs, chunksize=64):
+                    results.append(r)
+                    tick()
+            except BaseException:
+                ex.shutdown(wait=False, cancel_futures=True)
+                raise
     else:
-        results = [_scan_one(j) for j in jobs]
+        for j in jobs:
+            tick()
+            results.append(_scan_one(j))
     counts = {"loaded": 0, "near_gray": 0, "unreadable": 0, "too_small": 0}
     kept = []
     for i, status in sorted(results):

@@ -10,6 +10,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from ..fileutil import natural_key
 from .config import TrainConfig
 from .data import LazyImages, find_images, group_key, load_color_images, scan_color_images
 
+from ..progress import Progress
 from .events import TrainError
 
 log = logging.getLogger(__name__)
@@ -59,8 +61,11 @@ def _spread(items: list, n: int) -> list:
     return [items[i] for i in sorted(set(idx.tolist()))]
 
 
-def prepare_data(cfg: TrainConfig) -> DataSplit:
+def prepare_data(cfg: TrainConfig, progress: Optional[Progress] = None) -> DataSplit:
     """List, split, decode and filter the training images of ``cfg``.
+
+    ``progress`` (optional) reports the files read or scanned and cancels between files
+    (raises :class:`~mangacolor.core.progress.Cancelled`).
 
     Split: every file's key is its source group (:func:`.data.group_key`) or its folder, relative
     to the common parent of the data folders; a key goes to validation when the hash of
@@ -126,10 +131,11 @@ def prepare_data(cfg: TrainConfig) -> DataSplit:
     t0 = time.time()
     max_side = int(max(cfg.scale[1], cfg.size))
     if len(train_files) > cfg.in_memory_limit:
-        train_kept, tc = scan_color_images(train_files, cfg.min_image_side, cfg.workers)
+        train_kept, tc = scan_color_images(train_files, cfg.min_image_side, cfg.workers, progress=progress)
         train_images = LazyImages(train_kept, max_side)
     else:
-        train_images, train_kept, tc = load_color_images(train_files, max_side=max_side, min_side=cfg.min_image_side)
+        train_images, train_kept, tc = load_color_images(train_files, max_side=max_side, min_side=cfg.min_image_side,
+                                                          progress=progress)
     val_pick = _spread(sorted(val_files, key=lambda p: natural_key(p.as_posix())), cfg.val_max_images)
     val_images, val_kept, vc = load_color_images(val_pick, max_side=cfg.val_size, min_side=cfg.min_image_side)
     summary = {

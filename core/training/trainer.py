@@ -228,8 +228,8 @@ class Trainer(RunFiles, Validation):
         return float(t.item()) / self.world
 
     def _event(self, kind: str, data: Optional[dict] = None, message: str = "") -> TrainEvent:
-        epoch = self.step / self.steps_per_epoch if getattr(self, "steps_per_epoch", 0) else 0.0
-        return TrainEvent(kind, self.step, getattr(self, "total_steps", 0), round(epoch, 3), data or {}, message)
+        epoch = getattr(self, "step", 0) / self.steps_per_epoch if getattr(self, "steps_per_epoch", 0) else 0.0
+        return TrainEvent(kind, getattr(self, "step", 0), getattr(self, "total_steps", 0), round(epoch, 3), data or {}, message)
 
     def _whole_image_lightness(self, rgb: np.ndarray, seed: int) -> np.ndarray:
         """L* of a whole training image with its manga look, letterboxed (white) to the extractor size."""
@@ -305,14 +305,14 @@ class Trainer(RunFiles, Validation):
         self._setup_distributed()
         torch.manual_seed(c.seed)
         np.random.seed(c.seed % 2**32)
-        self.data = prepare_data(c)
+        self.data = prepare_data(c, self.progress)  # cancellable while the images are scanned
         self.data_fingerprint = hashlib.sha1("\n".join(
             [p.as_posix() for p in self.data.train_paths] + ["|"] + [p.as_posix() for p in self.data.val_paths]
         ).encode()).hexdigest()[:16]
         if self._resume_info is not None:
             self.model = self._model_from_state()
         else:
-            self.model, self.base_card, self.provenance = build_training_model(c)
+            self.model, self.base_card, self.provenance = build_training_model(c, self.progress)  # and downloaded
         model = self.model
         if c.loss == "auto":  # the model's own loss: its classification head keeps its colors
             self.config = c = c.replace(loss="classification" if _has_logits(model) else "l1")
@@ -412,7 +412,12 @@ class Trainer(RunFiles, Validation):
         self._train_seconds = 0.0
         threads_before = torch.get_num_threads()
         try:
-            self._setup()
+            try:
+                self._setup()
+            except Cancelled:  # while the images were scanned or the backbone downloaded: nothing written
+                self.summary = {"status": "cancelled", "step": 0, "note": "cancelled before the first step"}
+                yield self._event("cancelled", {"summary": self.summary}, "training cancelled before the first step")
+                return
             c = self.config  # "auto" loss resolved
             self.out.mkdir(parents=True, exist_ok=True)
             if self.main:

@@ -1,0 +1,55 @@
+"""One progress vocabulary: sub-progress for nested work, and cancel reaching the start of a
+training run (the data scan) and a whole experiment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mangacolor.core.progress import Cancelled, Progress
+
+
+def test_sub_progress_reports_into_a_slice_and_shares_cancel_and_pause():
+    seen = []
+    p = Progress(lambda d, t, m: seen.append((d, t, m)))
+    p.report(0, 300, "three models")
+    first = p.sub(0, 100)
+    first.report(50, 200, "step 50")
+    second = p.sub(100, 100)
+    second.report(0, 10, "scanning")
+    second.report(10, 10, "done")
+    assert seen[1:] == [(25, 300, "step 50"), (100, 300, "scanning"), (200, 300, "done")]
+    inner = second.sub(0, 1, total=10)  # nested: the first tenth of the second slice
+    inner.report(1, 2, "half of the first tenth")
+    assert seen[-1] == (105, 300, "half of the first tenth")
+    p.pause()
+    assert second.paused and inner.paused
+    p.resume()
+    p.cancel()
+    with pytest.raises(Cancelled):
+        inner.check()
+    assert first.cancelled
+
+
+def test_cancel_while_the_images_are_scanned_stops_before_the_first_step(shared_data, tmp_path):
+    from mangacolor.core.training.config import TrainConfig
+    from mangacolor.core.training.trainer import Trainer
+
+    messages = []
+    progress = Progress()
+
+    def on_report(done, total, message):
+        messages.append(message)
+        if message == "reading the images" and done >= 2:
+            progress.cancel()  # the user presses Cancel while the data is read
+
+    progress._callback = on_report
+    data = shared_data / "color" / "peppercarrot"
+    cfg = TrainConfig(data=[str(data)], val=str(shared_data / "color" / "openmantra"), out=str(tmp_path / "run"),
+                      max_steps=5, batch_size=2, size=64, scale=[72, 96], val_size=64, backbone="test_efficientnet",
+                      pretrained=False, extractor_size=64, width=0.125, device="cpu")
+    summary = Trainer(cfg, progress=progress).run()
+    assert summary["status"] == "cancelled" and summary["step"] == 0
+    assert messages.count("reading the images") == 3  # stopped at the next file, not after all 65
+    assert not list(Path(tmp_path / "run").glob("*.safetensors"))  # nothing written

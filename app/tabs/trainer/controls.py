@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QProgressBar, QStyle, QWidget
 
 from ...actions import make_action, make_toolbar
-from ...batch_tab import format_eta
+from ...eta import format_eta
 
 __all__ = ["RunControls", "IDLE", "STARTING", "RUNNING", "PAUSING", "PAUSED", "CANCELLING"]
 

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QDoub
 from mangacolor.core.training.config import LOSSES, PRESETS, TrainConfig
 from mangacolor.core.training.options import build_train_config
 
-from ...batch_tab import ModelListLoader
 from ...dropping import LocalFileDropMixin
+from ...model_list import ModelListLoader
 from ...settings import app_settings, ask_remembered_folder, settings_dir_value
 from ...worker import ModelWorker
 

@@ -40,9 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mangacolor.core.color import lab_to_srgb, srgb_to_lab
+from mangacolor.core.color import srgb_to_lab
 from mangacolor.core.imageio import atomic_write_bytes, read_page
-from mangacolor.core.metrics import colorfulness, psnr, ssim
+from mangacolor.core.metrics import aggregate, image_scores
 from mangacolor.core.pipeline import Colorizer, combine_lab
 
 
@@ -175,20 +175,10 @@ def _evaluate(col: Colorizer, files: list, images: list, manga: bool, hints_for=
         hints, ghint = hints_for(i, rgb) if hints_for is not None else (None, None)
         ab, _, _ = col.predict_ab(L_in, hints=hints, global_hint=ghint)
         out = combine_lab(L, ab)
-        gray = lab_to_srgb(np.dstack([L, np.zeros_like(L), np.zeros_like(L)]), as_uint8=True)
-        rows.append({"file": rel, "group": Path(rel).parts[0], "psnr_out": psnr(out, rgb), "psnr_gray": psnr(gray, rgb), "ssim_out": ssim(out, rgb),
-                     "ssim_gray": ssim(gray, rgb), "cf_out": colorfulness(out), "cf_gt": colorfulness(rgb)})
-    agg = _aggregate(rows)
-    agg["groups"] = {g: _aggregate([r for r in rows if r["group"] == g]) for g in sorted({r["group"] for r in rows})}
+        rows.append({"file": rel, "group": Path(rel).parts[0], **image_scores(out, rgb, L)})
+    agg = aggregate([{k: v for k, v in r.items() if k != "file"} for r in rows])
     agg["seconds"] = round(time.time() - t0, 1)
     return agg, rows
-
-
-def _aggregate(rows: list) -> dict:
-    agg = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in ("file", "group")}
-    agg["colorfulness_ratio"] = agg["cf_out"] / max(agg["cf_gt"], 1e-6)
-    agg["images"] = len(rows)
-    return agg
 
 
 def _report(agg: dict, col: Colorizer, manga: bool) -> None:

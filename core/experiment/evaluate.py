@@ -39,21 +39,20 @@ def evaluate_model(model: torch.nn.Module, card: Optional[dict], es: EvalSet, ev
 
 
 def _evaluate(model: torch.nn.Module, card: Optional[dict], es: EvalSet, evaluation: dict) -> tuple[dict, dict]:
-    from ..metrics import colorfulness, psnr, ssim
+    from ..metrics import aggregate, image_scores
     from ..overspill import analyze, fix_overspill
     from ..pipeline import Colorizer, combine_lab
 
     col = Colorizer(model, card or {}, device="cpu", render_size=int(evaluation["render_size"]))
-    ps, ss, cf, cg, sheet = [], [], [], [], []
+    rows, sheet = [], []
     for i, (rgb, L, L_in) in enumerate(zip(es.gt, es.lightness, es.lightness_in)):
         ab, _, _ = col.predict_ab(L_in, render_size=min(L.shape))  # at the image's own size
         out = combine_lab(L, ab)
-        ps.append(min(psnr(out, rgb), 100.0))
-        ss.append(ssim(out, rgb))
-        cf.append(colorfulness(out))
-        cg.append(colorfulness(rgb))
+        rows.append(image_scores(out, rgb))
         if i in es.sheet:
             sheet.append(out)
+    agg = aggregate(rows)
+    ps = [r["psnr_out"] for r in rows]
     raw, fixed, page_raw, page_imgs = [], [], [], []
     for name, gray in es.pages:
         from ..color import gray_to_lightness
@@ -84,12 +83,12 @@ def _evaluate(model: torch.nn.Module, card: Optional[dict], es: EvalSet, evaluat
         ms = (time.perf_counter() - t0) * 1000.0
     n_all = sum(p.numel() for p in model.parameters())
     metrics = {
-        "psnr": float(np.mean(ps)), "psnr_per_image": [round(float(v), 4) for v in ps],
+        "psnr": agg["psnr_out"], "psnr_per_image": [round(float(v), 4) for v in ps],
         "gray_psnr": float(np.mean(es.gray_psnr)),
-        "psnr_gain": float(np.mean(ps) - np.mean(es.gray_psnr)),
-        "ssim": float(np.mean(ss)), "gray_ssim": float(np.mean(es.gray_ssim)),
-        "colorfulness": float(np.mean(cf)), "colorfulness_gt": float(np.mean(cg)),
-        "colorfulness_ratio": float(np.mean(cf) / max(np.mean(cg), 1e-6)),
+        "psnr_gain": float(agg["psnr_out"] - np.mean(es.gray_psnr)),
+        "ssim": agg["ssim_out"], "gray_ssim": float(np.mean(es.gray_ssim)),
+        "colorfulness": agg["cf_out"], "colorfulness_gt": agg["cf_gt"],
+        "colorfulness_ratio": agg["colorfulness_ratio"],
         "overspill_raw": float(np.mean(raw)) if raw else None,
         "overspill_fixed": float(np.mean(fixed)) if fixed else None,
         "page_score_raw": float(np.mean(page_raw)) if page_raw else None,

@@ -10,7 +10,7 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
-from ..metrics import colorfulness, psnr, ssim
+from ..metrics import aggregate, image_scores
 from ..pipeline import combine_lab
 
 from .build import decode_logits
@@ -39,7 +39,7 @@ class Validation:
         model.eval()
         c = self.config
         use_logits = c.loss == "classification"
-        losses, ps, ss, cf, cg, rows = [], [], [], [], [], []
+        losses, scores, rows = [], [], []
         n = len(self.val_ds)
         shown = set(_spread(list(range(n)), c.preview_count))  # fixed pages, spread over the set
         bs = max(1, min(8, c.batch_size))
@@ -67,19 +67,17 @@ class Validation:
                 clean = it[2][0].numpy()
                 gt_rgb = combine_lab(clean, it[1].numpy().transpose(1, 2, 0))
                 pr_rgb = combine_lab(clean, pred[j].transpose(1, 2, 0))
-                ps.append(min(psnr(pr_rgb, gt_rgb), 100.0))
-                ss.append(ssim(pr_rgb, gt_rgb))
-                cf.append(colorfulness(pr_rgb))
-                cg.append(colorfulness(gt_rgb))
+                scores.append(image_scores(pr_rgb, gt_rgb))
                 if start + j in shown:
                     rows.append((_gray_rgb(it[0][0].numpy()), pr_rgb, gt_rgb))
         if was_training:
             model.train()
+        agg = aggregate(scores)
         metrics = {
             "val_loss": float(sum(losses) / n),
-            "psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)),
-            "colorfulness": float(np.mean(cf)), "colorfulness_gt": float(np.mean(cg)),
-            "colorfulness_ratio": float(np.mean(cf) / max(np.mean(cg), 1e-6)),
+            "psnr": agg["psnr_out"], "ssim": agg["ssim_out"],
+            "colorfulness": agg["cf_out"], "colorfulness_gt": agg["cf_gt"],
+            "colorfulness_ratio": agg["colorfulness_ratio"],
         }
         return metrics, preview_grid(rows)
 

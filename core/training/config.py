@@ -74,7 +74,8 @@ class TrainConfig:
         batch_size (per process), accumulate (micro-batches per optimizer step),
         size (square crop side, multiple of 8), scale (short side range before cropping, pixels),
         amp (mixed precision on CUDA), cpu_bf16 (bf16 autocast on a CPU that has native bf16
-        instructions, AVX512-BF16 or AMX; ignored elsewhere), channels_last (on CUDA),
+        instructions, AVX512-BF16 or AMX; ignored elsewhere), channels_last (on CUDA, and on the CPU for
+        the architectures measured faster so, :data:`mangacolor.core.device.CHANNELS_LAST_ON_CPU`),
         grad_clip (0 = off), seed.
 
     Run:

@@ -127,6 +127,7 @@ class OverspillService(QObject):
         self.generation = 0
         self._token = 0
         self._latest: dict[str, int] = {}
+        self._closed = False
 
     def next_generation(self) -> int:
         """Forget queued work (pages removed); answers to earlier requests carry an old generation."""
@@ -147,6 +148,8 @@ class OverspillService(QObject):
             ab: (H, W, 2) a*b* (float16/float32).
             params: :class:`mangacolor.core.overspill.OverspillParams` (default thresholds).
         """
+        if self._closed:  # a delayed check (a timer) after the tab closed: nothing to do
+            return
         self.pool.start(_AnalyzeTask(self, self.generation, key, lightness, ab, params), 0)
 
     def fix(self, key: str, lightness: np.ndarray, ab: np.ndarray, strength: float, report=None,
@@ -156,10 +159,13 @@ class OverspillService(QObject):
         queued checks. Returns the request's token (:attr:`fixed` carries it)."""
         self._token += 1
         self._latest[key] = self._token
+        if self._closed:
+            return self._token
         self.pool.start(_FixTask(self, self.generation, key, self._token, lightness, ab, strength, report, params), 10)
         return self._token
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
-        """Drop queued work and wait for the running task."""
+        """Drop queued work, refuse new work and wait for the running task."""
+        self._closed = True
         self.pool.clear()
         return bool(self.pool.waitForDone(timeout_ms))

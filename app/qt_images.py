@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
-__all__ = ["rgb_to_qimage", "gray_to_qimage", "rgba_to_qimage", "qimage_to_rgb"]
+__all__ = ["rgb_to_qimage", "display_image", "gray_to_qimage", "rgba_to_qimage", "qimage_to_rgb"]
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -18,11 +18,34 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     Raises:
         ValueError: not a uint8 (H, W, 3) array.
     """
+    view, _keep = _rgb888_view(rgb)  # _keep holds the memory the view reads until the copy is made
+    return view.copy()
+
+
+def display_image(rgb: np.ndarray) -> QImage:
+    """uint8 (H, W, 3) sRGB -> an owning ``QImage`` in ``Format_RGB32``, the opaque format Qt's
+    raster paint engine draws in, so ``QPixmap.fromImage`` on the GUI thread copies it without a
+    conversion. Safe in any thread (``QImage`` is not a GUI-thread object).
+
+    Raises:
+        ValueError: not a uint8 (H, W, 3) array.
+    """
+    view, _keep = _rgb888_view(rgb)
+    return view.convertToFormat(QImage.Format.Format_RGB32)
+
+
+def _rgb888_view(rgb: np.ndarray) -> tuple[QImage, np.ndarray]:
+    """A ``QImage`` over the array's memory (not owning it: copy or convert it while the returned
+    array is alive), and that contiguous array.
+
+    Raises:
+        ValueError: not a uint8 (H, W, 3) array.
+    """
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
     rgb = np.ascontiguousarray(rgb)
     h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888), rgb
 
 
 def gray_to_qimage(gray: np.ndarray) -> QImage:

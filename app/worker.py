@@ -2,13 +2,13 @@
 
 DESIGN.md section 6:
 
-- one :class:`ModelWorker` (a ``QObject`` moved to its own ``QThread``) owns the
-  :class:`mangacolor.core.pipeline.Colorizer`; the model is loaded lazily, in that thread, by the
-  first job that needs it (by default the bundled starter model,
-  :func:`mangacolor.core.library.resolve_model`);
+- one :class:`ModelWorker` (a ``QObject`` moved to its own ``QThread``) holds the
+  :class:`mangacolor.core.model_manager.ModelManager` that owns the model; it is loaded lazily, in
+  that thread, by the first job that needs it (by default the bundled starter model); the
+  worker is the Qt adapter: signals for loading, ready, refused and failed models;
 - jobs (:class:`Job` subclasses: preview/colorize, hint updates, batch, training) wait in a FIFO
   queue and run one at a time;
-- the Hints mode's jobs (:mod:`mangacolor.app.hint_jobs`) work on a
+- the Hints mode's jobs (:mod:`mangacolor.app.tabs.colorize.hint_jobs`) work on a
   :class:`mangacolor.core.hint_session.HintSession` per shown page, which the worker keeps
   (:meth:`JobContext.hint_session`: the extractor runs once per page);
 - results come back only through signals, as numpy arrays or plain Python objects; the worker
@@ -28,7 +28,6 @@ from __future__ import annotations
 import gc
 import itertools
 import logging
-import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -39,10 +38,15 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from .qt_images import display_image  # noqa: F401 (the worker's jobs make display-ready images)
+
 from mangacolor.core.imageio import Page, PageSource
+from mangacolor.core.model_manager import (ModelLoadError, ModelManager, ModelRefused, ModelSpec,  # noqa: F401
+                                           is_cuda_error, job_error_message, one_line)
 from mangacolor.core.progress import Cancelled, Progress
 
 if TYPE_CHECKING:  # torch is imported by the worker thread on its first job, so the window opens at once
+    from mangacolor.core.hint_session import HintCache
     from mangacolor.core.pipeline import ColorizedPage, Colorizer
 
 __all__ = ["Job", "JobContext", "LoadModelJob", "ColorizeJob", "PageOutcome", "ModelLoadError",
@@ -57,25 +61,6 @@ _job_ids = itertools.count(1)
 DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
 #: Hint sessions the worker keeps (the shown page and the one before; ~40 MB each for a 1414 x 2000 page).
 MAX_HINT_SESSIONS = 2
-
-
-def is_cuda_error(err: BaseException) -> bool:
-    """True for an error raised by the CUDA runtime or its libraries (cuDNN, cuBLAS): a device-side
-    assert, an illegal memory access, a launch failure, an unusable driver."""
-    torch = sys.modules.get("torch")
-    accel = getattr(torch, "AcceleratorError", None) if torch is not None else None
-    if accel is not None and isinstance(err, accel):
-        return True
-    text = str(err)
-    return isinstance(err, RuntimeError) and any(k in text for k in ("CUDA error", "CUDA driver", "cuDNN error",
-                                                                     "CUBLAS_STATUS", "CUDNN_STATUS"))
-
-
-def one_line(err: BaseException) -> str:
-    """A one-line description of an exception (its first message line, else its type name)."""
-    text = str(err).strip()
-    first = text.splitlines()[0].strip() if text else ""
-    return first or type(err).__name__
 
 
 _frozen = False
@@ -103,10 +88,6 @@ def freeze_long_lived() -> None:
         pass
     gc.collect()
     gc.freeze()
-
-
-class ModelLoadError(RuntimeError):
-    """The model cannot be loaded; ``str(err)`` is a one-line reason for the status bar."""
 
 
 class Job:
@@ -227,7 +208,7 @@ class PageOutcome:
         image: ``result.rgb`` as a display-ready ``QImage`` (:func:`display_image`), made in the
             worker so the GUI thread does not convert 8 MB per page.
         ab16: ``result.ab`` in float16 (the window's cache for the overspill fix), made in the worker.
-        hint_token: the ``token`` of the :class:`mangacolor.app.hint_jobs.HintRequest` the result
+        hint_token: the ``token`` of the :class:`mangacolor.app.tabs.colorize.hint_jobs.HintRequest` the result
             was made with (None: no hints).
         hint_note: one-line remark on those hints (a reference that cannot be read), else None.
     """
@@ -243,21 +224,6 @@ class PageOutcome:
     hint_note: Optional[str] = None
 
 
-def display_image(rgb: np.ndarray) -> QImage:
-    """uint8 (H, W, 3) sRGB -> an owning ``QImage`` in ``Format_RGB32``, the opaque format Qt's
-    raster paint engine draws in, so ``QPixmap.fromImage`` on the GUI thread copies it without a
-    conversion. Safe in any thread (``QImage`` is not a GUI-thread object).
-
-    Raises:
-        ValueError: not a uint8 (H, W, 3) array.
-    """
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
-    rgb = np.ascontiguousarray(rgb)
-    h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).convertToFormat(QImage.Format.Format_RGB32)
-
-
 class ColorizeJob(Job):
     """Colorize pages one by one (:func:`mangacolor.core.pipeline.colorize_sources`).
 
@@ -271,7 +237,7 @@ class ColorizeJob(Job):
     Args:
         items: (key, source) pairs.
         render_size: short side in pixels the network runs at (None: the model's own).
-        hinted: key -> :class:`mangacolor.app.hint_jobs.HintRequest` for the pages that have hints
+        hinted: key -> :class:`mangacolor.app.tabs.colorize.hint_jobs.HintRequest` for the pages that have hints
             (points, fills, a reference).
     """
 
@@ -298,10 +264,8 @@ class ColorizeJob(Job):
             out = PageOutcome(key=key, source=res.source, page=res.page, result=res.result, error=res.error)
             req = self.hinted.get(key)
             if req is not None and res.result is not None and res.page is not None:
-                from .tabs.colorize.hint_jobs import colorize_hinted
-
-                out.result, out.hint_note = colorize_hinted(ctx, colorizer, req, res.page,
-                                                            self.render_size or colorizer.render_size)
+                out.result, out.hint_note = req.colorize(ctx, colorizer, res.page,
+                                                         self.render_size or colorizer.render_size)
                 out.hint_token = req.token
             if out.result is not None:  # the GUI thread's conversions, done here (GUI latency, issue 14)
                 out.image = display_image(out.result.rgb)
@@ -343,13 +307,8 @@ class ModelWorker(QObject):
         self._lock = threading.Lock()
         self._pending: deque[Job] = deque()
         self._current: Optional[Job] = None
-        self._spec = (model_path, device, render_size)
-        self._half = bool(half)
-        self._cpu_bf16 = True
-        self._card: dict = {}
-        self._loaded_spec = None
-        self._colorizer: Optional["Colorizer"] = None
-        self._hint_cache = None  # worker thread only (hint_cache())
+        self._models = ModelManager(ModelSpec(model_path, device, render_size, bool(half)))  # owns the model
+        self._hint_cache: Optional["HintCache"] = None  # worker thread only (hint_cache())
         # queued even when emitted from the worker thread itself: no recursion between jobs
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
 
@@ -365,40 +324,35 @@ class ModelWorker(QObject):
                   render_size: Optional[int] = None, half: Optional[bool] = None) -> None:
         """Use another model, device or precision for the next jobs (loaded lazily by the next
         job that needs it). ``half`` None keeps the current half-precision choice."""
-        with self._lock:
-            self._spec = (model_path, device, render_size)
-            if half is not None:
-                self._half = bool(half)
+        changes = {"model": model_path, "device": device, "render_size": render_size}
+        if half is not None:
+            changes["half"] = bool(half)
+        self._models.request(**changes)
 
     def set_cpu_bf16(self, on: bool) -> None:
         """bf16 autocast on a CPU with native bf16 (the settings' ``cpu_bf16``), from the next job
         on; the loaded model stays loaded. Thread-safe."""
-        with self._lock:
-            self._cpu_bf16 = bool(on)
+        self._models.set_cpu_bf16(on)
 
     @property
     def cpu_bf16(self) -> bool:
         """bf16 autocast on a native-bf16 CPU for the next jobs (:meth:`set_cpu_bf16`). Thread-safe."""
-        with self._lock:
-            return self._cpu_bf16
+        return self._models.cpu_bf16
 
     @property
     def device(self) -> str:
         """The device the jobs use ("auto", "cpu", "cuda:N"). Thread-safe."""
-        with self._lock:
-            return str(self._spec[1])
+        return str(self._models.spec.device)
 
     @property
     def half(self) -> bool:
         """fp16 autocast on CUDA. Thread-safe."""
-        with self._lock:
-            return self._half
+        return self._models.spec.half
 
     @property
     def model_card(self) -> dict:
         """A copy of the loaded model's card ({} before a model is loaded). Thread-safe."""
-        with self._lock:
-            return dict(self._card)
+        return self._models.card
 
     def cancel(self, job_id: int) -> bool:
         """Cancel one job: drop it from the queue, or ask it to stop if it is running."""
@@ -435,8 +389,7 @@ class ModelWorker(QObject):
     @property
     def model_path(self) -> Optional[Union[str, Path]]:
         """The model the jobs use (None: the bundled starter model). Thread-safe."""
-        with self._lock:
-            return self._spec[0]
+        return self._models.spec.model
 
     @property
     def busy(self) -> bool:
@@ -446,85 +399,38 @@ class ModelWorker(QObject):
 
     # ---- worker thread ----------------------------------------------------------------------
     def _ensure_colorizer(self) -> "Colorizer":
-        with self._lock:
-            spec = self._spec
-            half = self._half
-            cpu_bf16 = self._cpu_bf16
-        if self._colorizer is not None and self._loaded_spec == (spec, half):
-            self._colorizer.cpu_bf16 = cpu_bf16
-            return self._colorizer
-        model_path, device, render_size = spec
-        previous, previous_spec = self._colorizer, self._loaded_spec
-        from mangacolor.core.device import device_name, resolve_device
-        from mangacolor.core.library import STARTER_NAME, resolve_model
-        from mangacolor.core.pipeline import Colorizer
+        before = self._models._colorizer
+        labels = {}
+
+        def loading(device_label: str, model: str) -> None:
+            labels["device"] = device_label
+            self.model_loading.emit(device_label, model)
 
         try:
-            dev_label = device_name(resolve_device(device))
-        except (ValueError, RuntimeError) as e:
-            dev_label = f"unavailable ({one_line(e)})"
-        self.model_loading.emit(dev_label, str(model_path or STARTER_NAME))
-        try:
-            path = resolve_model(model_path)
-            if model_path is None and not Path(path).exists():
-                raise ModelLoadError(f"the starter model is not installed ({Path(path).name} is missing); "
-                                     f"load a model with File > Load model")
-            colorizer = Colorizer.from_checkpoint(path, device=device, render_size=render_size, half=half,
-                                                  cpu_bf16=cpu_bf16)
-        except Exception as e:  # CheckpointError, OSError, ValueError (device), RuntimeError (CUDA)
-            msg = str(e) if isinstance(e, ModelLoadError) else f"cannot load model: {one_line(e)}"
-            if previous is not None and previous_spec is not None:
-                # keep the working model: the next jobs run with it, as before the request
-                with self._lock:
-                    if self._spec == spec:
-                        self._spec = previous_spec[0]
-                        self._half = previous_spec[1]
-                msg = f"{msg}; still using {previous.model_label}"
-                self.model_refused.emit(previous.device_label, previous.model_label, msg)
-            else:
-                self._colorizer = None
-                self._loaded_spec = None
-                self.model_failed.emit(dev_label, msg)
-            raise ModelLoadError(msg) from None
-        self._colorizer = colorizer
-        self._loaded_spec = (spec, half)
-        if self._hint_cache is not None:
-            self._hint_cache.clear_sessions()  # they hold the previous model
-        freeze_long_lived()
-        with self._lock:
-            self._card = dict(colorizer.card)
-        self.model_ready.emit(colorizer.device_label, colorizer.model_label, int(colorizer.render_size))
+            colorizer = self._models.get(on_loading=loading)
+        except ModelRefused as e:  # the working model stays, and the next jobs use it
+            self.model_refused.emit(e.device_label, e.model_label, str(e))
+            raise
+        except ModelLoadError as e:
+            self.model_failed.emit(labels.get("device", ""), str(e))
+            raise
+        if colorizer is not before:
+            if self._hint_cache is not None:
+                self._hint_cache.clear_sessions()  # they hold the previous model
+            freeze_long_lived()
+            self.model_ready.emit(colorizer.device_label, colorizer.model_label, int(colorizer.render_size))
         return colorizer
 
     def _colorizer_for(self, model: Optional[Union[str, Path]]) -> "Colorizer":
-        with self._lock:
-            own, device, _ = self._spec
-            half, cpu_bf16 = self._half, self._cpu_bf16
         if model is None:
             return self._ensure_colorizer()
-        from mangacolor.core.checkpoint import resolve_checkpoint
-        from mangacolor.core.library import resolve_model
-        from mangacolor.core.pipeline import Colorizer
+        return self._models.colorizer_for(model)
 
-        try:
-            weights = resolve_checkpoint(resolve_model(model))[0].resolve()
-        except Exception as e:  # CheckpointError, OSError
-            raise ModelLoadError(f"cannot load model {model}: {one_line(e)}") from None
-        try:
-            if resolve_checkpoint(resolve_model(own))[0].resolve() == weights:
-                return self._ensure_colorizer()
-        except Exception:  # the worker's own model is unusable: it is not this one
-            pass
-        try:
-            return Colorizer.from_checkpoint(weights, device=device, half=half, cpu_bf16=cpu_bf16)
-        except Exception as e:  # CheckpointError, OSError, ValueError (device), RuntimeError (CUDA)
-            raise ModelLoadError(f"cannot load model {weights.stem}: {one_line(e)}") from None
-
-    def hint_cache(self):
+    def hint_cache(self) -> "HintCache":
         """The hint sessions and reference hints the worker keeps (worker thread only;
-        :class:`mangacolor.app.hint_jobs.HintCache`)."""
+        :class:`mangacolor.core.hint_session.HintCache`)."""
         if self._hint_cache is None:
-            from .tabs.colorize.hint_jobs import HintCache
+            from mangacolor.core.hint_session import HintCache  # imports torch: in the worker thread
 
             self._hint_cache = HintCache(MAX_HINT_SESSIONS)
         return self._hint_cache
@@ -558,26 +464,14 @@ class ModelWorker(QObject):
                 status = CANCELLED
         except Cancelled:
             status = CANCELLED
-        except ModelLoadError as e:
-            status, message = FAILED, str(e)
-        except MemoryError:
-            status, message = FAILED, "out of memory; try a smaller render size"
         except Exception as e:  # noqa: BLE001 - a failing job must not end the worker
-            torch = sys.modules.get("torch")
-            if torch is not None and isinstance(e, torch.cuda.OutOfMemoryError):
-                message = "GPU out of memory; try a smaller render size or the CPU"
-            elif is_cuda_error(e):
-                # the model is reloaded by the next job; a broken CUDA context fails again there, not here
-                log.exception("job %s failed with a CUDA error", job.description)
-                self._colorizer = None
-                self._loaded_spec = None
-                text = one_line(e)
-                message = (("" if text.startswith("CUDA") else "CUDA error: ") + text
-                           + " (this job stopped; if it happens again, choose the CPU in Settings or restart mangacolor)")
-            else:
-                message = f"{type(e).__name__}: {one_line(e)}"
-                log.exception("job %s failed", job.description)
             status = FAILED
+            message, drop = job_error_message(e)
+            if drop:  # a CUDA error: the next job loads the model again (a broken context fails there)
+                log.exception("job %s failed with a CUDA error", job.description)
+                self._models.unload()
+            elif not isinstance(e, (ModelLoadError, MemoryError)) and "out of memory" not in message:
+                log.exception("job %s failed", job.description)
         finally:
             job._reporter = None
         self.job_finished.emit(job.id, status, message)

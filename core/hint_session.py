@@ -14,6 +14,8 @@ Thread use: one session belongs to one worker thread at a time (the model is not
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -21,10 +23,10 @@ import torch
 
 from .color import lab_to_srgb
 from .device import inference_dtype, prepare_model
-from .imageio import Page
+from .imageio import Page, PageSource
 from .pipeline import ColorizedPage, Colorizer, combine_lab, fade_paper_white, page_lightness
 
-__all__ = ["HintSession"]
+__all__ = ["HintSession", "HintCache", "MAX_REFERENCE_HINTS"]
 
 
 class HintSession:
@@ -172,3 +174,66 @@ class HintSession:
 def _srgb(L: float, ab) -> tuple:
     rgb = lab_to_srgb(np.array([[[L, float(ab[0]), float(ab[1])]]], np.float32), as_uint8=True)[0, 0]
     return tuple(int(c) for c in rgb)
+
+
+#: Global hints of reference images kept (314 floats each).
+MAX_REFERENCE_HINTS = 16
+
+
+class HintCache:
+    """What an interactive client keeps between hint edits: the most recent pages' hint sessions and
+    the global hints of reference images (the window's worker keeps one). Not thread-safe: use it
+    from one thread.
+
+    Args:
+        max_sessions: sessions kept (least recently used dropped first).
+    """
+
+    def __init__(self, max_sessions: int = 2):
+        self.max_sessions = int(max_sessions)
+        self._sessions: "OrderedDict[str, object]" = OrderedDict()
+        self._references: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+
+    def clear_sessions(self) -> None:
+        """Forget every session (another model was loaded)."""
+        self._sessions.clear()
+
+    def session(self, colorizer: "Colorizer", key: str, source: PageSource, render_size: int,
+                page: Optional[Page] = None):
+        """The page's :class:`~mangacolor.core.hint_session.HintSession` on ``colorizer`` at
+        ``render_size``: reused, or opened now (``page``, else decoded from ``source``).
+
+        Raises:
+            PageReadError: the page cannot be read.
+        """
+        session = self._sessions.get(key)
+        if session is not None and session.colorizer is colorizer and session.render_size == render_size:
+            self._sessions.move_to_end(key)
+            return session
+        self._sessions.pop(key, None)
+        session = HintSession(colorizer, page if page is not None else source.load(), render_size)
+        self._sessions[key] = session
+        while len(self._sessions) > self.max_sessions:
+            self._sessions.popitem(last=False)
+        return session
+
+    def reference(self, path: Path) -> np.ndarray:
+        """float32 (314,) global hint of a reference image, kept by path, size and modification time.
+
+        Raises:
+            HintError: unreadable or gray image (one line naming the file).
+        """
+        from .hints import HintError, global_hint
+
+        try:
+            st = path.stat()
+        except OSError as e:
+            raise HintError(f"reference {path}: cannot read the file ({e.strerror or e})") from None
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        gh = self._references.get(key)
+        if gh is None:
+            gh = global_hint(path)
+            self._references[key] = gh
+            while len(self._references) > MAX_REFERENCE_HINTS:
+                self._references.popitem(last=False)
+        return gh

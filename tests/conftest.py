@@ -114,3 +114,24 @@ def tiny_model_path(tmp_path_factory) -> Path:
     model = build_model(TINY_CONFIG)
     path = tmp_path_factory.mktemp("models") / "tiny"
     return save_checkpoint(model, path, {"render_size": 128, "description": "tiny test model"})
+
+
+@pytest.fixture
+def open_window(qtbot):
+    """A factory: the real main window on a model, shown at a size; shut down before pytest-qt
+    closes it (the end of a test is not a user closing the window, which asks about unsaved pages)."""
+    from mangacolor.app.main_window import MainWindow
+
+    opened = []
+
+    def make(model_path, size=(1000, 700), render_size=128):
+        w = MainWindow(model_path=model_path, render_size=render_size)
+        qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
+        w.resize(*size)
+        w.show()
+        opened.append(w)
+        return w
+
+    yield make
+    for w in opened:
+        w.shutdown()

@@ -35,15 +35,9 @@ def page_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.fixture
-def window(qtbot, tiny_model_path):
-    w = MainWindow(model_path=tiny_model_path, render_size=128)
-    # shut down before pytest-qt closes it: the end of a test is not a user closing the window
-    # (which asks about unsaved colorized pages)
-    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
-    w.resize(1100, 750)
-    w.show()
-    yield w
-    w.shutdown()
+def window(open_window, tiny_model_path):
+    w = open_window(tiny_model_path, size=(1100, 750))
+    return w
 
 
 def colorize_shown(qtbot, window) -> str:

@@ -20,7 +20,6 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QObject, Qt, Slot  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
-from mangacolor.app.main_window import MainWindow  # noqa: E402
 from mangacolor.app.qt_images import qimage_to_rgb  # noqa: E402
 from mangacolor.core.overspill import analyze, fix_overspill, heatmap_rgba  # noqa: E402
 from mangacolor.core.pipeline import combine_lab  # noqa: E402
@@ -71,13 +70,9 @@ def colorful_model_path(tmp_path_factory):
 
 
 @pytest.fixture
-def window(qtbot, colorful_model_path):
-    w = MainWindow(model_path=colorful_model_path, render_size=128)
-    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
-    w.resize(1100, 750)
-    w.show()
-    yield w
-    w.shutdown()
+def window(open_window, colorful_model_path):
+    w = open_window(colorful_model_path, size=(1100, 750))
+    return w
 
 
 def colorize_and_check(qtbot, tab, keys):

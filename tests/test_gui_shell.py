@@ -44,13 +44,9 @@ class Finished(QObject):
 
 
 @pytest.fixture
-def window(qtbot, tiny_model_path):
-    w = MainWindow(model_path=tiny_model_path, render_size=128)
-    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
-    w.resize(1000, 700)
-    w.show()
-    yield w
-    w.shutdown()
+def window(open_window, tiny_model_path):
+    w = open_window(tiny_model_path, size=(1000, 700))
+    return w
 
 
 # ---- settings -----------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from conftest import drop_files, write_small  # noqa: E402
-from mangacolor.app.main_window import MainWindow  # noqa: E402
 from mangacolor.app.tabs.trainer import IDLE, PAUSED  # noqa: E402
 from mangacolor.core.library import models_dir  # noqa: E402
 
@@ -37,14 +36,10 @@ def color_folders(shared_data, tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def window(qtbot, tiny_model_path):
-    w = MainWindow(model_path=tiny_model_path, render_size=128)
-    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
-    w.resize(1200, 800)
-    w.show()
+def window(open_window, tiny_model_path):
+    w = open_window(tiny_model_path, size=(1200, 800))
     w.tabs.setCurrentWidget(w.trainer_tab)
-    yield w
-    w.shutdown()
+    return w
 
 
 def small_run(tab, out: Path, **kw):

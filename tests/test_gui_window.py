@@ -30,13 +30,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
-def window(qtbot, tiny_model_path):
-    w = MainWindow(model_path=tiny_model_path, render_size=128)
-    qtbot.addWidget(w, before_close_func=MainWindow.shutdown)
-    w.resize(1000, 700)
-    w.show()
-    yield w
-    w.shutdown()
+def window(open_window, tiny_model_path):
+    w = open_window(tiny_model_path, size=(1000, 700))
+    return w
 
 
 @pytest.fixture
@@ -212,7 +208,7 @@ def test_a_failed_page_is_reported_once_and_the_right_pane_says_failed(qtbot, wi
 
     # a model that cannot be loaded, needed by a Colorize: one message, from the tab
     window.worker.set_model(tmp_path / "nowhere.safetensors", device="cpu")
-    window.worker._colorizer = None  # as at a start without a loaded model
+    window.worker._models.unload()  # as at a start without a loaded model
     messages.items.clear()
     status, message = colorize(qtbot, tab, [str(small_pages[0])])[1:]
     qtbot.wait(200)

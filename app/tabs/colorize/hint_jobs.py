@@ -14,7 +14,6 @@ newer edit replaces a pending one and the edits of a fast user never queue up; a
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Optional, Sequence, Union
@@ -29,7 +28,7 @@ from ...worker import Job, JobContext, ModelLoadError, display_image, one_line
 if TYPE_CHECKING:  # torch is imported by the worker thread on its first job
     from mangacolor.core.pipeline import ColorizedPage, Colorizer
 
-__all__ = ["HintState", "HintCache", "HintRequest", "RestoreJob", "RestoredHints", "HintSlot", "HintJob", "HintOutcome", "SuggestJob", "HintSuggestions", "ReferenceJob",
+__all__ = ["HintState", "HintRequest", "RestoreJob", "RestoredHints", "HintSlot", "HintJob", "HintOutcome", "SuggestJob", "HintSuggestions", "ReferenceJob",
            "ReferenceOutcome", "colorize_hinted"]
 
 class HintState(NamedTuple):
@@ -65,69 +64,6 @@ class HintState(NamedTuple):
         return ", ".join(p for p in parts if p)
 
 
-#: Global hints of reference images kept (314 floats each).
-MAX_REFERENCE_HINTS = 16
-
-
-class HintCache:
-    """What the worker keeps between hint jobs: the most recent pages' hint sessions and the
-    global hints of reference images. Used in the worker thread only.
-
-    Args:
-        max_sessions: sessions kept (least recently used dropped first).
-    """
-
-    def __init__(self, max_sessions: int = 2):
-        self.max_sessions = int(max_sessions)
-        self._sessions: "OrderedDict[str, object]" = OrderedDict()
-        self._references: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
-
-    def clear_sessions(self) -> None:
-        """Forget every session (another model was loaded)."""
-        self._sessions.clear()
-
-    def session(self, colorizer: "Colorizer", key: str, source: PageSource, render_size: int,
-                page: Optional[Page] = None):
-        """The page's :class:`~mangacolor.core.hint_session.HintSession` on ``colorizer`` at
-        ``render_size``: reused, or opened now (``page``, else decoded from ``source``).
-
-        Raises:
-            PageReadError: the page cannot be read.
-        """
-        from mangacolor.core.hint_session import HintSession
-
-        session = self._sessions.get(key)
-        if session is not None and session.colorizer is colorizer and session.render_size == render_size:
-            self._sessions.move_to_end(key)
-            return session
-        self._sessions.pop(key, None)
-        session = HintSession(colorizer, page if page is not None else source.load(), render_size)
-        self._sessions[key] = session
-        while len(self._sessions) > self.max_sessions:
-            self._sessions.popitem(last=False)
-        return session
-
-    def reference(self, path: Path) -> np.ndarray:
-        """float32 (314,) global hint of a reference image, kept by path, size and modification time.
-
-        Raises:
-            HintError: unreadable or gray image (one line naming the file).
-        """
-        from mangacolor.core.hints import HintError, global_hint
-
-        try:
-            st = path.stat()
-        except OSError as e:
-            raise HintError(f"reference {path}: cannot read the file ({e.strerror or e})") from None
-        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-        gh = self._references.get(key)
-        if gh is None:
-            gh = global_hint(path)
-            self._references[key] = gh
-            while len(self._references) > MAX_REFERENCE_HINTS:
-                self._references.popitem(last=False)
-        return gh
-
 
 @dataclass
 class HintRequest:
@@ -157,6 +93,12 @@ class HintRequest:
     def token(self) -> HintState:
         """What a result was made with (the window compares it with the page's state)."""
         return self.state
+
+    def colorize(self, ctx: JobContext, colorizer: "Colorizer", page: Page,
+                 render_size: int) -> tuple["ColorizedPage", Optional[str]]:
+        """The decoded ``page`` colorized under these hints (:func:`colorize_hinted`): the
+        worker's colorize job calls this for pages that have hints, without knowing this module."""
+        return colorize_hinted(ctx, colorizer, self, page, render_size)
 
 
 @dataclass

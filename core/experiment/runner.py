@@ -252,16 +252,21 @@ class _Runner:
             raise ExperimentError(str(e)) from None
         self.prepare_eval(split.val_paths, tc.manga)
 
-    def reference(self) -> Optional[dict]:
-        from ..checkpoint import CheckpointError, load_checkpoint
+    def _load(self, path, what: str) -> tuple:
+        """(model, card) of a checkpoint through the model manager, as every client loads one."""
+        from ..model_manager import ModelLoadError, ModelManager, ModelSpec
 
+        try:
+            col = ModelManager(ModelSpec(path, "cpu")).get()
+        except ModelLoadError as e:
+            raise ExperimentError(f"{what}: {e}") from None
+        return col.model, col.card
+
+    def reference(self) -> Optional[dict]:
         ref = self.cfg.path(self.cfg.reference) if self.cfg.reference else None
         if ref is None:
             return None
-        try:
-            model, card = load_checkpoint(ref)
-        except CheckpointError as e:
-            raise ExperimentError(f"reference model: {e}") from None
+        model, card = self._load(ref, "reference model")
         self.ensure_eval()
         metrics, images = evaluate_model(model, card, self.eval_set, self.cfg.evaluation,
                                          threads=int(self.cfg.budget["threads"]))
@@ -273,13 +278,8 @@ class _Runner:
 
     def measure_checkpoint(self, entry: dict) -> dict:
         """Measure a model trained elsewhere (``checkpoints`` entry) like the trained ones."""
-        from ..checkpoint import CheckpointError, load_checkpoint
-
         path = self.cfg.path(entry["checkpoint"])
-        try:
-            model, card = load_checkpoint(path)
-        except CheckpointError as e:
-            raise ExperimentError(f"{entry['label']}: {e}") from None
+        model, card = self._load(path, entry["label"])
         self.ensure_eval()
         self.say(f"{entry['label']}: measuring {path} (trained elsewhere)")
         metrics, images = evaluate_model(model, card, self.eval_set, self.cfg.evaluation,

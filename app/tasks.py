@@ -1,7 +1,8 @@
 """Run one plain function off the GUI thread and get its result back as a signal.
 
-For short, self-contained work that does not need the model (installing the starter model,
-downloading or checking backbone weights, reading a model card): :class:`BackgroundTask` runs
+For short, self-contained work that does not need the model (installing the starter model or a
+trained checkpoint, downloading or checking backbone weights, listing the model library):
+:class:`BackgroundTask` runs
 ``fn(*args, progress=...)`` on the global ``QThreadPool`` and emits ``finished`` / ``failed`` /
 ``progress`` from its own ``QObject``, which lives in the GUI thread, so connected widget slots
 run there.
@@ -29,18 +30,21 @@ class _Runnable(QRunnable):
     def run(self) -> None:
         t = self.task
         try:
-            result = t.fn(*t.args, **({"progress": t.progress} if t.wants_progress else {}), **t.kwargs)
-        except Cancelled:
-            t.cancelled_sig.emit()
-        except Exception as e:  # noqa: BLE001 - reported to the GUI, never kills the pool thread
-            text = str(e).strip().splitlines()
-            msg = text[0] if text else type(e).__name__
-            if not isinstance(e, (OSError, ValueError, RuntimeError)):
-                log.exception("background task %s failed", getattr(t.fn, "__name__", t.fn))
-                msg = f"{type(e).__name__}: {msg}"
-            t.failed.emit(msg)
-        else:
-            t.finished.emit(result)
+            try:
+                result = t.fn(*t.args, **({"progress": t.progress} if t.wants_progress else {}), **t.kwargs)
+            except Cancelled:
+                t.cancelled_sig.emit()
+            except Exception as e:  # noqa: BLE001 - reported to the GUI, never kills the pool thread
+                text = str(e).strip().splitlines()
+                msg = text[0] if text else type(e).__name__
+                if not isinstance(e, (OSError, ValueError, RuntimeError)):
+                    log.exception("background task %s failed", getattr(t.fn, "__name__", t.fn))
+                    msg = f"{type(e).__name__}: {msg}"
+                t.failed.emit(msg)
+            else:
+                t.finished.emit(result)
+        except RuntimeError:  # the task's owner (a dialog, a tab) was closed meanwhile: nobody listens
+            pass
         finally:
             t.running = False
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
-from ...model_list import ModelListLoader
+from ...model_list import list_models
 from ...settings import settings_dir_value
 from ...worker import ModelWorker
 
@@ -57,10 +57,7 @@ class ModelPicker(QComboBox):
 
     def refresh(self) -> None:
         """List the model library again (read on a pool thread: the library imports torch)."""
-        loader = ModelListLoader()
-        loader.signals.listed.connect(self._on_listed)
-        self._loader_signals = loader.signals  # keep the signals object alive until delivered
-        QThreadPool.globalInstance().start(loader)
+        self._loader_signals = list_models(self._on_listed)  # kept alive until delivered
 
     def _on_listed(self, items) -> None:
         self.blockSignals(True)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from PySide6.QtCore import Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QPushButton, QRadioButton,
                                QScrollArea, QSpinBox, QVBoxLayout, QWidget)
@@ -22,7 +22,7 @@ from mangacolor.core.training.config import LOSSES, PRESETS, TrainConfig
 from mangacolor.core.training.options import build_train_config
 
 from ...dropping import LocalFileDropMixin
-from ...model_list import ModelListLoader
+from ...model_list import list_models
 from ...settings import app_settings, ask_remembered_folder, settings_dir_value
 from ...worker import ModelWorker
 
@@ -277,10 +277,7 @@ class TrainerForm(QScrollArea):
 
     def refresh_models(self) -> None:
         """List the model library again (off the GUI thread) in the base-model box."""
-        loader = ModelListLoader()
-        loader.signals.listed.connect(self._on_models_listed)
-        self._model_signals = loader.signals
-        QThreadPool.globalInstance().start(loader)
+        self._model_signals = list_models(self._on_models_listed)  # kept alive until delivered
 
     def _worker_model(self) -> str:
         m = self.worker.model_path

@@ -1,5 +1,5 @@
 """The Trainer tab's background work: a training run on the model worker (:class:`TrainRunJob`)
-and installing a checkpoint into the model library on a pool thread (:class:`InstallTask`).
+and installing a checkpoint into the model library (:func:`install_checkpoint`, a background task).
 
 Training runs on the window's model worker (DESIGN.md 6):
 :class:`mangacolor.core.training.trainer.Trainer` yields :class:`TrainEvent` objects in the
@@ -14,13 +14,12 @@ import logging
 from pathlib import Path
 from typing import Optional, Union
 
-from PySide6.QtCore import QObject, QRunnable, Signal
 
 from mangacolor.core.training.config import ConfigError, TrainConfig
 
 from ...worker import Job, JobContext, one_line
 
-__all__ = ["TrainRunJob", "TrainFailed", "InstallTask"]
+__all__ = ["TrainRunJob", "TrainFailed", "install_checkpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -69,41 +68,21 @@ class TrainRunJob(Job):
             ctx.emit(TrainFailed(one_line(e)))
 
 
-class _InstallSignals(QObject):
-    done = Signal(str)     # installed weights path
-    failed = Signal(str)   # one-line reason
-
-
-class InstallTask(QRunnable):
+def install_checkpoint(checkpoint: Path, name: str) -> str:
     """Install ``checkpoint`` into the model library as ``name``
-    (:func:`mangacolor.core.library.install_model`) on a pool thread.
+    (:func:`mangacolor.core.library.install_model`); run it as a
+    :class:`~mangacolor.app.tasks.BackgroundTask` (the library imports torch).
 
-    ``signals.done`` carries the installed weights path, ``signals.failed`` a one-line reason.
+    Returns:
+        The installed weights path.
+
+    Raises:
+        ValueError: a one-line reason (bad name, a model of that name exists, unreadable checkpoint).
     """
+    from mangacolor.core.checkpoint import CheckpointError
+    from mangacolor.core.library import install_model
 
-    def __init__(self, checkpoint: Path, name: str):
-        super().__init__()
-        self.checkpoint, self.name = checkpoint, name
-        self.signals = _InstallSignals()
-
-    def run(self) -> None:
-        try:
-            from mangacolor.core.checkpoint import CheckpointError
-            from mangacolor.core.library import install_model
-
-            try:
-                path = install_model(self.checkpoint, self.name)
-            except (ValueError, FileExistsError, CheckpointError, OSError) as e:
-                self._emit(self.signals.failed, one_line(e))
-                return
-            self._emit(self.signals.done, str(path))
-        except Exception as e:  # noqa: BLE001 - never kill the pool thread
-            log.exception("installing %s failed", self.checkpoint)
-            self._emit(self.signals.failed, f"{type(e).__name__}: {one_line(e)}")
-
-    @staticmethod
-    def _emit(signal, text: str) -> None:
-        try:
-            signal.emit(text)
-        except RuntimeError:  # the window was closed meanwhile
-            pass
+    try:
+        return str(install_model(checkpoint, name))
+    except (ValueError, FileExistsError, CheckpointError, OSError) as e:
+        raise ValueError(one_line(e)) from None

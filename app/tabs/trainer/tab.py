@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from PySide6.QtCore import QThreadPool, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
@@ -37,7 +37,8 @@ from ...dropping import LocalFileDropMixin
 from ...worker import CANCELLED, DONE, ModelWorker
 from .controls import CANCELLING, IDLE, PAUSED, PAUSING, RUNNING, STARTING, RunControls
 from .form import TrainerForm
-from .jobs import InstallTask, TrainFailed, TrainRunJob
+from ...tasks import BackgroundTask
+from .jobs import TrainFailed, TrainRunJob, install_checkpoint
 from .plots import TrainingPlots
 from .results import RunResults
 
@@ -262,13 +263,13 @@ class TrainerTab(LocalFileDropMixin, QWidget):
         except ValueError as e:
             self._say(str(e))
             return False
-        task = InstallTask(ckpt, name)
-        task.signals.done.connect(self._on_installed)
-        task.signals.failed.connect(self._on_install_failed)
-        self._install_signals = task.signals
+        task = BackgroundTask(install_checkpoint, ckpt, name, parent=self)
+        task.finished.connect(self._on_installed)
+        task.failed.connect(self._on_install_failed)
+        self._install_signals = task
         self.actions_by_name["use"].setEnabled(False)
         self._say(f"Installing {ckpt.name} as {name!r}\u2026")
-        QThreadPool.globalInstance().start(task)
+        task.start()
         return True
 
     def _on_installed(self, path: str) -> None:

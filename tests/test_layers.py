@@ -183,3 +183,18 @@ def test_the_checks_catch_a_function_level_cycle_and_a_layer_breach(tmp_path):
     (pkg / "low.py").write_text("def f():\n    return 1\n")  # the cycle removed
     edges = import_graph(pkg, "pkg")
     assert cycles(edges) == [] and violations(edges, "pkg", layers) == []
+
+
+def test_every_package_folder_is_listed_in_pyproject():
+    """A wheel (and a non-editable install) holds only the packages pyproject lists: a new
+    sub-package folder under app/ or core/ must be added there, or it is missing from installs."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(cfg["packages"])
+    found = set()
+    for name, folder in cfg["package-dir"].items():
+        for init in (REPO / folder).rglob("__init__.py"):
+            found.add(".".join([name, *init.parent.relative_to(REPO / folder).parts]))
+    assert found - listed == set(), f"package folders missing from pyproject.toml: {sorted(found - listed)}"
+    assert listed - found == set(), f"listed but not found: {sorted(listed - found)}"

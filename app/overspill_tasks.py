@@ -22,6 +22,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
+from mangacolor.core.progress import Cancelled, Progress
+
 from .qt_images import rgba_to_qimage
 from .worker import one_line
 
@@ -59,6 +61,7 @@ class _AnalyzeTask(QRunnable):
         super().__init__()
         self.svc, self.generation, self.key = svc, generation, key
         self.lightness, self.ab, self.params = lightness, ab, params
+        self.progress = svc.progress  # cancelled when its generation ends (pages removed, window closed)
 
     def run(self) -> None:
         if self.generation != self.svc.generation:
@@ -66,10 +69,12 @@ class _AnalyzeTask(QRunnable):
         try:
             from mangacolor.core.overspill import analyze, heatmap_rgba
 
-            report = analyze(self.lightness, np.asarray(self.ab, np.float32), self.params)
+            report = analyze(self.lightness, np.asarray(self.ab, np.float32), self.params, progress=self.progress)
             result = OverspillResult(report.page_score, report.near_line_score, len(report.regions),
                                      report.seconds, rgba_to_qimage(heatmap_rgba(report)), report)
             self.svc.analyzed.emit(self.generation, self.key, result)
+        except Cancelled:  # its generation ended while it ran: nobody waits for it
+            pass
         except ValueError as e:  # a page the check cannot use (too small, wrong shape): one line
             log.warning("overspill check of %s: %s", self.key, one_line(e))
             self.svc.analysis_failed.emit(self.generation, self.key, one_line(e))
@@ -128,10 +133,13 @@ class OverspillService(QObject):
         self._token = 0
         self._latest: dict[str, int] = {}
         self._closed = False
+        self.progress = Progress()  # this generation's: a running check stops when it is cancelled
 
     def next_generation(self) -> int:
         """Forget queued work (pages removed); answers to earlier requests carry an old generation."""
         self.pool.clear()
+        self.progress.cancel()
+        self.progress = Progress()
         self.generation += 1
         self._latest.clear()
         return self.generation
@@ -168,4 +176,5 @@ class OverspillService(QObject):
         """Drop queued work, refuse new work and wait for the running task."""
         self._closed = True
         self.pool.clear()
+        self.progress.cancel()
         return bool(self.pool.waitForDone(timeout_ms))

@@ -53,3 +53,32 @@ def test_cancel_while_the_images_are_scanned_stops_before_the_first_step(shared_
     assert summary["status"] == "cancelled" and summary["step"] == 0
     assert messages.count("reading the images") == 3  # stopped at the next file, not after all 65
     assert not list(Path(tmp_path / "run").glob("*.safetensors"))  # nothing written
+
+
+def test_cancel_stops_an_overspill_check_between_its_steps(bw_pages):
+    """A large page's check (ink, regions, analysis) stops at the next step boundary."""
+    import numpy as np
+
+    from mangacolor.core.imageio import read_page
+    from mangacolor.core.overspill import analyze
+    from mangacolor.core.pipeline import page_lightness
+
+    class CancelAfter(Progress):
+        def __init__(self, n):
+            super().__init__()
+            self.n, self.checks = n, 0
+
+        def check(self):
+            self.checks += 1
+            if self.checks > self.n:
+                self.cancel()
+            super().check()
+
+    L = page_lightness(read_page(bw_pages[0]))[:600, :500]
+    ab = np.zeros(L.shape + (2,), np.float32)
+    assert analyze(L, ab, progress=CancelAfter(99)).page_score == 0.0  # not cancelled: the full check
+    for n in (0, 1, 2):  # cancelled before the ink, after the ink, after the regions
+        p = CancelAfter(n)
+        with pytest.raises(Cancelled):
+            analyze(L, ab, progress=p)
+        assert p.checks == n + 1

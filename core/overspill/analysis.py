@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..progress import Progress
 from .ink import ink_mask
 from .params import (
     KINDS,
@@ -26,7 +27,8 @@ from .regions import segment_regions
 
 
 def analyze(lightness: np.ndarray, ab: np.ndarray, params: Optional[OverspillParams] = None,
-            gray: Optional[np.ndarray] = None, ink: Optional[np.ndarray] = None) -> OverspillReport:
+            gray: Optional[np.ndarray] = None, ink: Optional[np.ndarray] = None,
+            progress: Optional[Progress] = None) -> OverspillReport:
     """Measure overspill on a colorized page (DESIGN.md 5, steps 1-5).
 
     Args:
@@ -37,26 +39,33 @@ def analyze(lightness: np.ndarray, ab: np.ndarray, params: Optional[OverspillPar
             page's L* (:func:`lightness_gray8`).
         ink: bool (H, W) :func:`ink_mask` of ``gray`` with the same ``params``, when already
             computed (the page pipeline's neutral-ink step has it).
+        progress: optional; cancel is checked between the steps (ink, regions, analysis), so a
+            large page's check stops within a step.
 
     Returns:
         :class:`OverspillReport` (scores, flagged regions, masks, timing).
 
     Raises:
         ValueError: shapes or dtypes do not fit.
+        mangacolor.core.progress.Cancelled: cancelled.
     """
+    step = progress.check if progress is not None else (lambda: None)
     t0 = time.perf_counter()
     p = _params(params)
     lightness, ab = _check_lab(lightness, ab)
     gray = lightness_gray8(lightness) if gray is None else _check_gray(gray)
     if gray.shape != lightness.shape:
         raise ValueError(f"gray page {gray.shape[::-1]} and colorized page {lightness.shape[::-1]} differ in size")
+    step()
     if ink is None:
         ink = ink_mask(gray, p)
+        step()
     else:
         ink = np.asarray(ink, dtype=bool)
         if ink.shape != gray.shape:
             raise ValueError(f"ink mask {ink.shape[::-1]} and gray page {gray.shape[::-1]} differ in size")
     labels = segment_regions(ink, p)
+    step()
     return _analyze_regions(ab, ink, labels, p, t0)
 
 

@@ -8,8 +8,10 @@ One vocabulary everywhere:
 - **report** ``(done, total, message)``: how far the work is;
 - **cancel**: stop at the next check point and leave no half-written file (what is finished
   stays: a batch's journal, a training run's last saved state);
-- **pause**: hold the work at its next check point, in memory, until resume (or cancel); a
-  trainer first writes a resumable state, so a paused run also survives the application closing;
+- **pause**: the work stops at its next check point with everything done so far kept, and
+  continues from there on resume, also after a restart: a training run writes its resumable
+  state and then holds (:meth:`Progress.pause` blocks :meth:`Progress.check`), a batch job ends
+  after the current page and its journal is the state (the Batch tab's Pause; Start resumes);
 - **sub** ``(offset, length)``: nested work (scanning the data of one model of an experiment,
   one page of a batch) reports into a slice of its parent's bar, so the bar never restarts
   (after chaiNNer's ``sub_progress``).

@@ -14,20 +14,33 @@ One vocabulary everywhere:
   after the current page and its journal is the state (the Batch tab's Pause; Start resumes);
 - **sub** ``(offset, length)``: nested work (scanning the data of one model of an experiment,
   one page of a batch) reports into a slice of its parent's bar, so the bar never restarts
-  (after chaiNNer's ``sub_progress``).
+  (after chaiNNer's ``sub_progress``);
+- **events**: what long work has to say besides how far it is travels as typed objects on the
+  same object: ``emit(event)`` calls every ``listen(fn)`` listener (a batch job's
+  :class:`~mangacolor.core.batch.PageEvent` after every page, a training run's
+  :class:`~mangacolor.core.training.events.TrainEvent`, an experiment's :class:`Message` lines);
+  a sub-progress passes its events up to its parent.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable, Optional
 
-__all__ = ["Progress", "Cancelled"]
+__all__ = ["Progress", "Cancelled", "Message"]
 
 
 class Cancelled(Exception):
     """Raised by :meth:`Progress.check` when the user asked to stop."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """A line of text long work says (an experiment runner's "model X: training 300 steps")."""
+
+    text: str
 
 
 class Progress:
@@ -47,6 +60,21 @@ class Progress:
         self.total = 0
         self.message = ""
         self.started = time.monotonic()
+        self._listeners: list = []
+
+    def listen(self, fn: Callable[[object], None]) -> None:
+        """Call ``fn(event)`` for every :meth:`emit`, from the thread doing the work."""
+        self._listeners.append(fn)
+
+    def unlisten(self, fn: Callable[[object], None]) -> None:
+        """Stop calling ``fn`` (no error when it was not listening)."""
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def emit(self, event: object) -> None:
+        """Send a typed event (a ``PageEvent``, a ``TrainEvent``, a :class:`Message`) to the listeners."""
+        for fn in list(self._listeners):
+            fn(event)
 
     def cancel(self) -> None:
         """Ask the work to stop at the next check point (also releases a pause)."""
@@ -108,6 +136,10 @@ class _SubProgress(Progress):
         super().__init__()
         self._parent, self._offset, self._length, self._parent_total = parent, offset, length, total
         self._cancel, self._resume = parent._cancel, parent._resume  # one cancel, one pause
+
+    def emit(self, event: object) -> None:
+        super().emit(event)
+        self._parent.emit(event)  # events go up to whoever listens to the whole work
 
     def report(self, done: int, total: int, message: str = "") -> None:
         self.done, self.total, self.message = done, total, message

@@ -82,3 +82,41 @@ def test_cancel_stops_an_overspill_check_between_its_steps(bw_pages):
         with pytest.raises(Cancelled):
             analyze(L, ab, progress=p)
         assert p.checks == n + 1
+
+
+def test_typed_events_reach_listeners_through_sub_progress():
+    from mangacolor.core.progress import Message
+
+    p = Progress()
+    got, child_got = [], []
+    p.listen(got.append)
+    child = p.sub(0, 1, total=2)
+    child.listen(child_got.append)
+    child.emit(Message("model 1: training"))
+    p.emit("whole")
+    assert got == [Message("model 1: training"), "whole"] and child_got == [Message("model 1: training")]
+    p.unlisten(got.append)
+    p.unlisten(got.append)  # twice: no error
+    p.emit("after")
+    assert got[-1] == "whole"
+
+
+def test_a_batch_job_emits_its_page_events_on_the_progress(tiny_model_path, bw_pages, tmp_path):
+    import cv2
+
+    from mangacolor.core.batch import BatchSettings, PageEvent, run_batch
+    from mangacolor.core.imageio import read_page
+    from mangacolor.core.pipeline import Colorizer
+
+    src = tmp_path / "chapter"
+    src.mkdir()
+    for i, p in enumerate(bw_pages[:2]):
+        g = read_page(p).gray
+        cv2.imwrite(str(src / f"p{i}.png"), cv2.resize(g, (141, 200), interpolation=cv2.INTER_AREA))
+    progress, events, pages = Progress(), [], []
+    progress.listen(events.append)
+    col = Colorizer.from_checkpoint(tiny_model_path, device="cpu")
+    summary = run_batch([src], tmp_path / "out", col, BatchSettings(overspill_scores=False), progress, pages.append)
+    assert summary.done == 2
+    assert [e.rel for e in events if isinstance(e, PageEvent)] == [e.rel for e in pages] == [e.rel for e in summary.pages]
+    assert progress._listeners == [events.append]  # the job's own listener is gone after the run

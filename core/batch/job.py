@@ -12,16 +12,26 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional, Union
+
 from ..archive import ArchiveError, ArchiveReader
-from ..imageio import (PageReadError, atomic_write_bytes, decode_page, read_page_file)
+from ..imageio import PageReadError, atomic_write_bytes, decode_page, read_page_file
 from ..progress import Cancelled, Progress
-from .journal import _Journal, _Lock
-from .plan import PlannedPage, _Group
-from .report import BatchSummary, PageEvent, _now
-from .settings import BatchError, BatchSettings, JOURNAL_FORMAT, JOURNAL_NAME, WORK_DIR_NAME, colored_fraction, default_workers, load_overspill
 from .hinting import Hinting
+from .journal import _Journal, _Lock
 from .output import Output
+from .plan import PlannedPage, _Group
 from .planning import Planning
+from .report import BatchSummary, PageEvent, _now
+from .settings import (
+    JOURNAL_FORMAT,
+    JOURNAL_NAME,
+    WORK_DIR_NAME,
+    BatchError,
+    BatchSettings,
+    colored_fraction,
+    default_workers,
+    load_overspill,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +48,8 @@ class BatchJob(Planning, Hinting, Output):
         settings: :class:`BatchSettings` (defaults when None).
         progress: :class:`mangacolor.core.progress.Progress` for cancel/pause and ``report``
             (done, total, page) after every page.
-        on_page: called with a :class:`PageEvent` after every page, from the working thread.
+        on_page: called with a :class:`PageEvent` after every page, from the working thread (a
+            listener of ``progress``: every page's event is also ``progress.emit``-ed).
 
     Raises:
         BatchError: from :meth:`plan` / :meth:`run` for unusable inputs or settings.
@@ -53,6 +64,7 @@ class BatchJob(Planning, Hinting, Output):
         self.settings = settings or BatchSettings()
         self.progress = progress or Progress()
         self.on_page = on_page
+        self._page_listener = (lambda ev: on_page(ev) if isinstance(ev, PageEvent) else None) if on_page else None
         self._plan: Optional[list[PlannedPage]] = None
         self._groups: dict[PurePosixPath, _Group] = {}
         #: files found in input folders and left out because they are this job's outputs
@@ -103,7 +115,7 @@ class BatchJob(Planning, Hinting, Output):
     # ---- running --------------------------------------------------------------------------
 
     def run(self) -> BatchSummary:
-        """Run (or resume) the job.
+        """Run (or resume) the job; every page's :class:`PageEvent` is ``progress.emit``-ed.
 
         Returns:
             :class:`BatchSummary` (``cancelled`` set when stopped through ``progress``).
@@ -112,6 +124,15 @@ class BatchJob(Planning, Hinting, Output):
             BatchError: unusable inputs/settings, or the output folder cannot be used (locked
                 by another job, not writable, overspill fix requested without the module).
         """
+        if self._page_listener is not None:
+            self.progress.listen(self._page_listener)
+        try:
+            return self._run()
+        finally:
+            if self._page_listener is not None:
+                self.progress.unlisten(self._page_listener)
+
+    def _run(self) -> BatchSummary:
         plan = self.plan()
         st = self.settings
         if self.colorizer is None:
@@ -190,8 +211,7 @@ class BatchJob(Planning, Hinting, Output):
                     if remaining[page.group] == 0:
                         self._pack(self._groups[page.group], journal, summary, page.group in touched)
                 self.progress.report(page.index + 1, len(plan), page.rel)
-                if self.on_page is not None:
-                    self.on_page(ev)
+                self.progress.emit(ev)
 
             workers = default_workers() if st.workers is None else max(0, int(st.workers))
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mangacolor-batch") if workers else None
@@ -258,7 +278,7 @@ class BatchJob(Planning, Hinting, Output):
             raise PageReadError(s.name, str(e).split(": ", 1)[-1]) from None
 
     def _fail(self, ev: PageEvent, e: BaseException, page: PlannedPage) -> PageEvent:
-        from ..hints import HintError
+        from ..hints import HintError  # cv2, torch, tqdm: loaded on first use (start-up)
 
         if isinstance(e, PageReadError):
             ev.reason = e.reason

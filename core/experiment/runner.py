@@ -10,12 +10,21 @@ import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
+
 import numpy as np
 import torch
-from ..imageio import read_page, write_image
+
+from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..fileutil import atomic_write_bytes
-from ..progress import Progress
-from .config import ExperimentConfig, ExperimentError, RESULT_FILE
+from ..imageio import read_page, write_image
+from ..model_manager import ModelLoadError, ModelManager, ModelSpec
+from ..models import build_model
+from ..models.autoencoder import AutoencoderError, extractor_name, read_encoder_info
+from ..pipeline import combine_lab
+from ..progress import Message, Progress
+from ..training.config import ConfigError, TrainConfig
+from ..training.state import STATE_FILE
+from .config import RESULT_FILE, ExperimentConfig, ExperimentError
 from .evalset import EvalSet, _link_files, _shrink, prepare_eval_set
 from .evaluate import evaluate_model
 from .report import _arch_text, choose_default, format_sweep, format_table
@@ -26,8 +35,6 @@ log = logging.getLogger(__name__)
 
 def _train_config(cfg: ExperimentConfig, entry: dict, data_dir: Path, val_dir: Optional[Path], run_dir: Path,
                   init: Path, lr: Optional[float] = None):
-    from ..training.config import ConfigError, TrainConfig
-
     b = cfg.budget
     d = {
         "data": [str(data_dir)], "val": str(val_dir) if val_dir else None, "seed": int(b["seed"]), "val_fraction": float(b["val_fraction"]),
@@ -98,10 +105,7 @@ class _Runner:
 
     # one training run, resumable; returns (result dict, images)
     def run_model(self, entry: dict, run_dir: Path, lr: Optional[float] = None) -> dict:
-        from ..checkpoint import load_checkpoint, save_checkpoint
-        from ..models import build_model
-        from ..training.state import STATE_FILE
-        from ..training.trainer import Trainer, TrainError
+        from ..training.trainer import Trainer, TrainError  # scipy: loaded on first use (start-up)
 
         label = entry["label"] if lr is None else f"{entry['label']} lr {lr:g}"
         init = run_dir / "init.safetensors"
@@ -180,8 +184,6 @@ class _Runner:
 
     def measure_again(self, done: dict, run_dir: Path, label: str) -> dict:
         """Evaluate a finished run's final checkpoint again (no training); update its result."""
-        from ..checkpoint import CheckpointError, load_checkpoint
-
         self.ensure_eval()
         try:
             model, card = load_checkpoint(run_dir / "last.safetensors")
@@ -205,8 +207,7 @@ class _Runner:
 
     def autoencoder(self, entry: dict, run_dir: Path) -> tuple[dict, float]:
         """Train (or reuse) the conv_autoencoder extractor of ``entry``; (summary, seconds)."""
-        from ..models.autoencoder import AutoencoderError, extractor_name, read_encoder_info
-        from ..training.autoencoder import train_autoencoder
+        from ..training.autoencoder import train_autoencoder  # scipy: loaded on first use (start-up)
 
         path = run_dir / "autoencoder_encoder.safetensors"
         if path.exists():
@@ -242,7 +243,7 @@ class _Runner:
         """The evaluation set without a training run (all models already measured, or reference only)."""
         if self.eval_set is not None:
             return
-        from ..training.trainer import TrainError, prepare_data
+        from ..training.trainer import TrainError, prepare_data  # scipy: loaded on first use (start-up)
 
         tc = _train_config(self.cfg, self.cfg.models[0], self.data_dir, self.val_dir, self.out / "_split",
                            self.out / "none")
@@ -254,8 +255,6 @@ class _Runner:
 
     def _load(self, path, what: str) -> tuple:
         """(model, card) of a checkpoint through the model manager, as every client loads one."""
-        from ..model_manager import ModelLoadError, ModelManager, ModelSpec
-
         try:
             col = ModelManager(ModelSpec(path, "cpu")).get()
         except ModelLoadError as e:
@@ -315,7 +314,8 @@ def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optio
         out: output folder (created): ``models/<label>/`` run folders, ``sweep/lr_<lr>/``,
             ``results.json``, ``table.md``, ``contact_sheet.png``.
         progress: cancel between and inside trainings (finished models keep their results).
-        log_fn: receives one line per event (default: the module logger).
+        log_fn: receives one line per event (default: the module logger); the lines are also
+            :class:`~mangacolor.core.progress.Message` events of ``progress``.
         remeasure: evaluate the final checkpoints of finished models again (no retraining),
             e.g. after a change of the evaluation; results without per-image numbers are always
             measured again.
@@ -330,7 +330,17 @@ def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optio
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     progress = progress or Progress()
-    say = log_fn or (lambda s: log.info("%s", s))
+    lines = log_fn or (lambda s: log.info("%s", s))
+
+    def listener(ev) -> None:
+        if isinstance(ev, Message):
+            lines(ev.text)
+
+    progress.listen(listener)  # log_fn is a listener of the progress's Message events
+
+    def say(text: str) -> None:
+        progress.emit(Message(text))
+
     t0 = time.time()
     r = _Runner(cfg, out, progress, say)
     r.remeasure = bool(remeasure)
@@ -375,7 +385,6 @@ def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optio
     sheet_path = None
     if results and r.eval_set is not None:
         es = r.eval_set
-        from ..pipeline import combine_lab
 
         gray_in = [combine_lab(es.lightness_in[i], np.zeros(es.lightness_in[i].shape + (2,), np.float32)) for i in es.sheet]
         cols = [("input (manga look)", gray_in + [g for _, g in es.pages[:1]])]
@@ -400,6 +409,7 @@ def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optio
           f"Decision: {decision['reason']}.\n"
     atomic_write_bytes(out / "table.md", md.encode())
     say(f"experiment {status} in {summary['seconds'] / 60:.1f} min; table: {out / 'table.md'}")
+    progress.unlisten(listener)
     return summary
 
 
@@ -412,8 +422,6 @@ def promote_model(checkpoint: Union[str, Path], dest: Union[str, Path], descript
     Raises:
         ExperimentError: the checkpoint cannot be read.
     """
-    from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-
     try:
         model, card = load_checkpoint(checkpoint)
     except CheckpointError as e:

@@ -55,19 +55,21 @@ import torch
 
 from ..checkpoint import CheckpointError
 from ..color import srgb_to_lab
+from ..device import CHANNELS_LAST_ON_CPU, cpu_has_bf16, resolve_device
+from ..hints import simulate_global_hints, simulate_point_hints
+from ..library import install_model
 from ..progress import Cancelled, Progress
+from . import zhang
 from .augment import manga_look
+from .build import _has_logits, _Net, build_training_model  # noqa: F401
 from .config import ConfigError, TrainConfig
 from .data import ColorCropDataset
-from .state import STATE_FILE, StateError, load_state
-from . import zhang
-from .build import _Net, _has_logits, build_training_model  # noqa: F401
 from .events import TrainError, TrainEvent  # noqa: F401
 from .losses import compute_loss, lr_factor  # noqa: F401
 from .preview import preview_grid  # noqa: F401
-from .split import DataSplit, _spread, prepare_data  # noqa: F401
-from ..device import CHANNELS_LAST_ON_CPU, cpu_has_bf16
 from .run_files import RunFiles
+from .split import DataSplit, _spread, prepare_data  # noqa: F401
+from .state import STATE_FILE, StateError, load_state
 from .validation import Validation
 
 #: The clock that training time is measured with (seconds; monotonic).
@@ -149,6 +151,8 @@ class Trainer(RunFiles, Validation):
             self.callbacks = [callbacks]
         else:
             self.callbacks = list(callbacks)
+        for cb in self.callbacks:  # typed events on the run's progress (core.progress)
+            self.progress.listen(lambda ev, cb=cb: cb(ev) if isinstance(ev, TrainEvent) else None)
         if resume is None and (self.out / STATE_FILE).exists():
             raise TrainError(f"{self.out} already holds a training run; continue it with --resume {self.out} "
                              "or choose another --out")
@@ -167,9 +171,7 @@ class Trainer(RunFiles, Validation):
             the final event's summary dict (``status``: finished, cancelled or stopped).
         """
         last = None
-        for ev in self.events():
-            for cb in self.callbacks:
-                cb(ev)
+        for ev in self.events():  # the callbacks listen to the progress (__init__)
             last = ev
         return dict(last.data.get("summary", {})) if last else {}
 
@@ -194,8 +196,6 @@ class Trainer(RunFiles, Validation):
             else:
                 self.device = torch.device("cpu")
         else:
-            from ..device import resolve_device
-
             try:
                 self.device = resolve_device(dev)
             except ValueError as e:
@@ -264,8 +264,6 @@ class Trainer(RunFiles, Validation):
     def _simulated_hints(self, ab: torch.Tensor, clean: torch.Tensor, micro: int) -> tuple:
         """Point and global hints drawn from this batch's ground truth (Zhang et al. 2017); the
         draws depend only on the seed, step, micro-batch and rank, so a resumed run repeats them."""
-        from ..hints import simulate_global_hints, simulate_point_hints
-
         g = torch.Generator().manual_seed(((self.config.seed * 1_000_003 + self.step) * 64 + micro) * 64 + self.rank)
         return simulate_point_hints(ab, g), simulate_global_hints(ab, clean, g)
 
@@ -407,7 +405,18 @@ class Trainer(RunFiles, Validation):
                 yield self._event("resumed", {}, f"resumed at step {self.step}")
 
     def events(self) -> Iterator[TrainEvent]:
-        """Run the training, yielding :class:`TrainEvent` objects (see the module docstring).
+        """Run the training, yielding :class:`TrainEvent` objects (see the module docstring); each
+        one is also sent to the progress's listeners (:meth:`Progress.emit`).
+
+        Raises:
+            TrainError: unusable data or model (before any step).
+        """
+        for ev in self._events():
+            self.progress.emit(ev)
+            yield ev
+
+    def _events(self) -> Iterator[TrainEvent]:
+        """The events of :meth:`events`.
 
         Raises:
             TrainError: unusable data or model (before any step).
@@ -540,8 +549,6 @@ class Trainer(RunFiles, Validation):
             yield self._save_all(finished=False)
         summary = self._summary(status)
         if status == "finished" and c.install_as and self.main:
-            from ..library import install_model
-
             best = self.out / "best.safetensors"
             try:
                 summary["installed"] = str(install_model(best if best.exists() else self.out / "last.safetensors",

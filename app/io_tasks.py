@@ -1,4 +1,5 @@
-"""Background reading and writing of pages for the window (a small ``QThreadPool``).
+"""Background reading and writing of pages for the window: :class:`~mangacolor.app.tasks.BackgroundTask`
+calls on a small ``QThreadPool`` of their own (full pages ahead of thumbnails, saves first).
 
 Decoding a page (for its thumbnail or to show it) and encoding a PNG both take tens to hundreds
 of milliseconds, so they run on pool threads, never on the GUI thread. These tasks never touch
@@ -14,11 +15,13 @@ from typing import Callable, Optional, Sequence, Union
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from mangacolor.core.imageio import PageReadError, PageSource, write_image
+from mangacolor.core.progress import Progress
 
 from .qt_images import rgb_to_qimage
+from .tasks import BackgroundTask
 from .worker import one_line
 
 __all__ = ["PageIO", "THUMB_HEIGHT", "make_thumbnail"]
@@ -46,52 +49,44 @@ def make_thumbnail(rgb: np.ndarray, height: int = THUMB_HEIGHT) -> np.ndarray:
     return cv2.resize(rgb, (tw, height), interpolation=cv2.INTER_AREA)
 
 
-class _LoadTask(QRunnable):
-    def __init__(self, io: "PageIO", generation: int, key: str, source: PageSource, full: bool):
-        super().__init__()
-        self.io, self.generation, self.key, self.source, self.full = io, generation, key, source, full
-        self.thumb_height = io.thumb_height
-
-    def run(self) -> None:
-        try:
-            page = self.source.load()
-            thumb = rgb_to_qimage(make_thumbnail(page.rgb, self.thumb_height))
-            rgb = page.rgb if self.full else None
-            self.io.loaded.emit(self.generation, self.key, thumb, rgb, page.size[0], page.size[1], page.dpi)
-        except PageReadError as e:
-            self.io.load_failed.emit(self.generation, self.key, str(e))
-        except Exception as e:  # noqa: BLE001 - report, never kill the pool thread
-            log.exception("loading %s failed", self.source.name)
-            self.io.load_failed.emit(self.generation, self.key, f"{self.source.name}: {one_line(e)}")
+def _load(source: PageSource, full: bool, thumb_height: int) -> tuple:
+    """Decode a page for the window, never raising: ("ok", thumbnail QImage, rgb or None, width,
+    height, dpi) or ("failed", one-line message)."""
+    try:
+        page = source.load()
+        thumb = rgb_to_qimage(make_thumbnail(page.rgb, thumb_height))
+        return "ok", thumb, (page.rgb if full else None), page.size[0], page.size[1], page.dpi
+    except PageReadError as e:
+        return "failed", str(e)
+    except Exception as e:  # noqa: BLE001 - reported, never kills the pool thread
+        log.exception("loading %s failed", source.name)
+        return "failed", f"{source.name}: {one_line(e)}"
 
 
 #: A page to write: an array, or a function making it in the pool thread (e.g. the overspill fix).
 RgbOrMaker = Union[np.ndarray, Callable[[], np.ndarray]]
 
 
-class _SaveTask(QRunnable):
-    def __init__(self, io: "PageIO", items: Sequence[tuple[str, Path, RgbOrMaker, Optional[tuple]]],
-                 fmt: str, quality: int):
-        super().__init__()
-        self.io, self.items, self.fmt, self.quality = io, list(items), fmt, quality
-
-    def run(self) -> None:
-        ok = failed = 0
-        for key, path, rgb, dpi in self.items:
-            try:
-                if callable(rgb):
-                    rgb = rgb()
-                write_image(path, rgb, fmt=self.fmt, quality=self.quality, dpi=dpi)
-                ok += 1
-                self.io.saved.emit(key, str(path))
-            except (OSError, ValueError) as e:
-                failed += 1
-                self.io.save_failed.emit(key, f"{path}: cannot write ({one_line(e)})")
-            except Exception as e:  # noqa: BLE001 - a failing page must not stop the others
-                log.exception("saving %s failed", path)
-                failed += 1
-                self.io.save_failed.emit(key, f"{path}: cannot write ({type(e).__name__}: {one_line(e)})")
-        self.io.save_finished.emit(ok, failed)
+def _save(items: Sequence[tuple[str, Path, RgbOrMaker, Optional[tuple]]], fmt: str, quality: int,
+          progress: Progress) -> tuple[int, int]:
+    """Write the items one by one, each file atomically; every page's outcome is a typed event on
+    ``progress``: ("saved", key, path) or ("save_failed", key, one-line message). Returns (ok, failed)."""
+    ok = failed = 0
+    for key, path, rgb, dpi in items:
+        try:
+            if callable(rgb):
+                rgb = rgb()
+            write_image(path, rgb, fmt=fmt, quality=quality, dpi=dpi)
+            ok += 1
+            progress.emit(("saved", key, str(path)))
+        except (OSError, ValueError) as e:
+            failed += 1
+            progress.emit(("save_failed", key, f"{path}: cannot write ({one_line(e)})"))
+        except Exception as e:  # noqa: BLE001 - a failing page must not stop the others
+            log.exception("saving %s failed", path)
+            failed += 1
+            progress.emit(("save_failed", key, f"{path}: cannot write ({type(e).__name__}: {one_line(e)})"))
+    return ok, failed
 
 
 class PageIO(QObject):
@@ -133,7 +128,18 @@ class PageIO(QObject):
 
         Full loads (a page the user wants to see) jump ahead of thumbnail loads.
         """
-        self.pool.start(_LoadTask(self, self.generation, key, source, full), 10 if full else 0)
+        generation = self.generation
+        task = BackgroundTask(_load, source, full, self.thumb_height, parent=self)
+
+        def done(out: tuple) -> None:
+            if out[0] == "ok":
+                self.loaded.emit(generation, key, *out[1:])
+            else:
+                self.load_failed.emit(generation, key, out[1])
+            task.deleteLater()
+
+        task.finished.connect(done)
+        task.start(self.pool, 10 if full else 0)
 
     def save(self, items: Sequence[tuple[str, Path, RgbOrMaker, Optional[tuple]]], fmt: str = "png",
              quality: int = 95) -> None:
@@ -145,7 +151,18 @@ class PageIO(QObject):
             fmt: ``png``, ``jpg`` or ``webp`` (:func:`mangacolor.core.imageio.write_image`).
             quality: JPEG/WebP quality 1-100.
         """
-        self.pool.start(_SaveTask(self, items, fmt, int(quality)), 20)
+        task = BackgroundTask(_save, list(items), fmt, int(quality), wants_progress=True, parent=self)
+
+        def on_event(ev: tuple) -> None:
+            (self.saved if ev[0] == "saved" else self.save_failed).emit(ev[1], ev[2])
+
+        def done(counts: tuple) -> None:
+            self.save_finished.emit(*counts)
+            task.deleteLater()
+
+        task.event.connect(on_event)
+        task.finished.connect(done)
+        task.start(self.pool, 20)
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
         """Drop queued tasks and wait for running ones."""

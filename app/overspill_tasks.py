@@ -1,7 +1,8 @@
 """The overspill check and fix for the window, on a background thread.
 
 Analysing a 1414 x 2000 page takes one to a few seconds (:func:`mangacolor.core.overspill.analyze`),
-so it never runs on the GUI thread: :class:`OverspillService` runs it on its own one-thread
+so it never runs on the GUI thread: :class:`OverspillService` runs it as a
+:class:`~mangacolor.app.tasks.BackgroundTask` on its own one-thread
 ``QThreadPool`` (one at a time, so it leaves the other core to the model worker) and sends the
 results back as signals. The fix (:func:`mangacolor.core.overspill.fix_and_combine`) works on the
 cached prediction (the page's L* and a*b* kept from colorizing): no network re-run, a fraction of
@@ -16,15 +17,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from mangacolor.core.progress import Cancelled, Progress
 
 from .qt_images import rgba_to_qimage
+from .tasks import BackgroundTask
 from .worker import one_line
 
 __all__ = ["OverspillResult", "OverspillService"]
@@ -55,59 +57,45 @@ class OverspillResult:
     report: Any
 
 
-class _AnalyzeTask(QRunnable):
-    def __init__(self, svc: "OverspillService", generation: int, key: str, lightness: np.ndarray,
-                 ab: np.ndarray, params):
-        super().__init__()
-        self.svc, self.generation, self.key = svc, generation, key
-        self.lightness, self.ab, self.params = lightness, ab, params
-        self.progress = svc.progress  # cancelled when its generation ends (pages removed, window closed)
+def _analyze(current: Callable[[], bool], key: str, lightness: np.ndarray, ab: np.ndarray, params,
+             progress: Progress) -> tuple:
+    """The check of one page, never raising: ("ok", OverspillResult), ("failed", one-line
+    message), or ("stale",) when its generation ended before or while it ran."""
+    if not current():
+        return ("stale",)
+    try:
+        from mangacolor.core.overspill import analyze, heatmap_rgba  # scipy: loaded with the first check
 
-    def run(self) -> None:
-        if self.generation != self.svc.generation:
-            return
-        try:
-            from mangacolor.core.overspill import analyze, heatmap_rgba
-
-            report = analyze(self.lightness, np.asarray(self.ab, np.float32), self.params, progress=self.progress)
-            result = OverspillResult(report.page_score, report.near_line_score, len(report.regions),
+        report = analyze(lightness, np.asarray(ab, np.float32), params, progress=progress)
+        return "ok", OverspillResult(report.page_score, report.near_line_score, len(report.regions),
                                      report.seconds, rgba_to_qimage(heatmap_rgba(report)), report)
-            self.svc.analyzed.emit(self.generation, self.key, result)
-        except Cancelled:  # its generation ended while it ran: nobody waits for it
-            pass
-        except ValueError as e:  # a page the check cannot use (too small, wrong shape): one line
-            log.warning("overspill check of %s: %s", self.key, one_line(e))
-            self.svc.analysis_failed.emit(self.generation, self.key, one_line(e))
-        except Exception as e:  # noqa: BLE001 - reported, never kills the pool thread
-            log.exception("overspill check of %s failed", self.key)
-            self.svc.analysis_failed.emit(self.generation, self.key, one_line(e))
-        finally:
-            self.lightness = self.ab = None
+    except Cancelled:  # its generation ended while it ran: nobody waits for it
+        return ("stale",)
+    except ValueError as e:  # a page the check cannot use (too small, wrong shape): one line
+        log.warning("overspill check of %s: %s", key, one_line(e))
+        return "failed", one_line(e)
+    except Exception as e:  # noqa: BLE001 - reported, never kills the pool thread
+        log.exception("overspill check of %s failed", key)
+        return "failed", one_line(e)
 
 
-class _FixTask(QRunnable):
-    def __init__(self, svc: "OverspillService", generation: int, key: str, token: int, lightness: np.ndarray,
-                 ab: np.ndarray, strength: float, report, params):
-        super().__init__()
-        self.svc, self.generation, self.key, self.token = svc, generation, key, token
-        self.lightness, self.ab, self.strength, self.report, self.params = lightness, ab, strength, report, params
+def _fix(current: Callable[[], bool], key: str, lightness: np.ndarray, ab: np.ndarray, strength: float,
+         report, params) -> tuple:
+    """The fix of one page, never raising: ("ok", uint8 rgb, report), ("failed", one-line
+    message), or ("stale",) when a newer request for the page is queued."""
+    if not current():
+        return ("stale",)
+    try:
+        from mangacolor.core.overspill import fix_and_combine  # scipy: loaded with the first fix
 
-    def run(self) -> None:
-        if self.generation != self.svc.generation or self.token != self.svc.latest_token(self.key):
-            return  # a newer request for this page is queued: skip the stale one
-        try:
-            from mangacolor.core.overspill import fix_and_combine
-
-            fixed = fix_and_combine(self.lightness, self.ab, self.strength, self.params, report=self.report)
-            self.svc.fixed.emit(self.generation, self.key, self.token, float(self.strength), fixed.rgb, fixed.report)
-        except ValueError as e:  # a page the fix cannot use (too small): one line
-            log.warning("overspill fix of %s: %s", self.key, one_line(e))
-            self.svc.fix_failed.emit(self.generation, self.key, self.token, one_line(e))
-        except Exception as e:  # noqa: BLE001
-            log.exception("overspill fix of %s failed", self.key)
-            self.svc.fix_failed.emit(self.generation, self.key, self.token, one_line(e))
-        finally:
-            self.lightness = self.ab = self.report = None
+        fixed = fix_and_combine(lightness, ab, strength, params, report=report)
+        return "ok", fixed.rgb, fixed.report
+    except ValueError as e:  # a page the fix cannot use (too small): one line
+        log.warning("overspill fix of %s: %s", key, one_line(e))
+        return "failed", one_line(e)
+    except Exception as e:  # noqa: BLE001
+        log.exception("overspill fix of %s failed", key)
+        return "failed", one_line(e)
 
 
 class OverspillService(QObject):
@@ -158,7 +146,19 @@ class OverspillService(QObject):
         """
         if self._closed:  # a delayed check (a timer) after the tab closed: nothing to do
             return
-        self.pool.start(_AnalyzeTask(self, self.generation, key, lightness, ab, params), 0)
+        gen = self.generation
+        task = BackgroundTask(_analyze, lambda: gen == self.generation, key, lightness, ab, params, self.progress,
+                              parent=self)
+
+        def done(out: tuple) -> None:
+            if out[0] == "ok":
+                self.analyzed.emit(gen, key, out[1])
+            elif out[0] == "failed":
+                self.analysis_failed.emit(gen, key, out[1])
+            task.deleteLater()
+
+        task.finished.connect(done)
+        task.start(self.pool, 0)
 
     def fix(self, key: str, lightness: np.ndarray, ab: np.ndarray, strength: float, report=None,
             params=None) -> int:
@@ -169,7 +169,19 @@ class OverspillService(QObject):
         self._latest[key] = self._token
         if self._closed:
             return self._token
-        self.pool.start(_FixTask(self, self.generation, key, self._token, lightness, ab, strength, report, params), 10)
+        gen, token = self.generation, self._token
+        task = BackgroundTask(_fix, lambda: gen == self.generation and token == self.latest_token(key), key,
+                              lightness, ab, strength, report, params, parent=self)
+
+        def done(out: tuple) -> None:
+            if out[0] == "ok":
+                self.fixed.emit(gen, key, token, float(strength), out[1], out[2])
+            elif out[0] == "failed":
+                self.fix_failed.emit(gen, key, token, out[1])
+            task.deleteLater()
+
+        task.finished.connect(done)
+        task.start(self.pool, 10)  # fixes jump ahead of queued checks
         return self._token
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:

@@ -64,12 +64,14 @@ class BackgroundTask(QObject):
         failed(str): ``fn`` raised; a one-line message.
         cancelled_sig(): ``fn`` stopped on :meth:`cancel`.
         progress_changed(int, int, str): (done, total, message) reports.
+        event(object): a typed event ``fn`` sent with ``progress.emit`` (one saved page, ...).
     """
 
     finished = Signal(object)
     failed = Signal(str)
     cancelled_sig = Signal()
     progress_changed = Signal(object, object, str)
+    event = Signal(object)
 
     def __init__(self, fn: Callable[..., Any], *args, wants_progress: bool = False,
                  parent: Optional[QObject] = None, **kwargs):
@@ -79,11 +81,14 @@ class BackgroundTask(QObject):
         # Progress reports may come hundreds of times a second (download chunks): forward them as
         # a queued signal; Qt keeps the order.
         self.progress = Progress(lambda d, t, m: self.progress_changed.emit(int(d), int(t), str(m)))
+        self.progress.listen(self.event.emit)
         self.running = False
 
-    def start(self, pool: Optional[QThreadPool] = None) -> "BackgroundTask":
+    def start(self, pool: Optional[QThreadPool] = None, priority: int = 0) -> "BackgroundTask":
+        """Run on ``pool`` (default: Qt's global pool); a higher ``priority`` runs before queued
+        lower ones. Returns the task."""
         self.running = True
-        (pool or QThreadPool.globalInstance()).start(_Runnable(self))
+        (pool or QThreadPool.globalInstance()).start(_Runnable(self), priority)
         return self
 
     def cancel(self) -> None:

@@ -25,9 +25,9 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional, Union
 from xml.sax.saxutils import escape
 
-from .pagefile import HEADER_BYTES, IMAGE_SUFFIXES, PageReadError, check_page_header
-
+from . import __version__
 from .fileutil import atomic_writer, natural_key
+from .pagefile import HEADER_BYTES, IMAGE_SUFFIXES, PageReadError, check_page_header
 
 __all__ = [
     "ArchiveError",
@@ -221,8 +221,6 @@ def minimal_comicinfo(title: str, page_count: int, notes: str = "") -> bytes:
     Elements in the order of the ComicInfo v2.0 schema (``Notes`` before ``PageCount``). Colorized
     chapters get :func:`mangacolor.core.comicinfo.colorized_comicinfo` instead.
     """
-    from . import __version__
-
     notes = notes or f"Colorized with mangacolor {__version__}"
     xml = ('<?xml version="1.0" encoding="utf-8"?>\n'
            '<ComicInfo xmlns:xsd="http://www.w3.org/2001/XMLSchema" '

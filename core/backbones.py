@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .fileutil import atomic_write_bytes
-from .progress import Progress
+from .paths import data_dir
+from .progress import Cancelled, Progress
 
 __all__ = ["DEFAULT_BACKBONE", "BackboneError", "backbones_dir", "backbone_path", "installed_backbone",
            "backbone_kwargs", "hub_source", "sha256_file", "load_weights_file", "download_backbone",
@@ -67,8 +68,6 @@ def _one_line(err: BaseException) -> str:
 
 def backbones_dir() -> Path:
     """Folder of installed backbone weights: ``data_dir()/backbones`` (not created here)."""
-    from .paths import data_dir
-
     return data_dir() / "backbones"
 
 
@@ -271,6 +270,8 @@ def use_local_weights(name: str, file: Union[str, Path]) -> Path:
 
 
 def _install_tflite(name: str, path: Path) -> Path:
+    # imported here: the flatbuffer reader (numpy, tflite) is only needed for .tflite files, and
+    # first-run checks import this module
     from .tflite_import import IMPORTABLE, TIMM_KWARGS, TFLiteImportError, import_tflite
 
     if not path.is_file():
@@ -357,8 +358,6 @@ def download_backbone(name: str = DEFAULT_BACKBONE, progress: Optional[Progress]
             fails, the hash does not match, or the weights do not fit the model.
         Cancelled: ``progress`` was cancelled.
     """
-    from .progress import Cancelled
-
     _check_name(name)
     arch = name.split(".", 1)[0]
     existing = installed_backbone(arch)

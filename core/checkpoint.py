@@ -18,6 +18,7 @@ from typing import Optional, Union
 
 import torch
 
+from . import __version__
 from .fileutil import atomic_write_bytes
 from .models import ColorizationModel, build_model
 
@@ -60,8 +61,6 @@ def resolve_checkpoint(path: Union[str, Path]) -> tuple[Path, Path]:
 def _versions() -> dict:
     import numpy
     import timm
-
-    from . import __version__
 
     return {"mangacolor": __version__, "torch": torch.__version__, "timm": timm.__version__,
             "numpy": numpy.__version__, "python": platform.python_version()}

@@ -45,7 +45,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
     if args.self_test:
-        from .selftest import run_self_test
+        from .selftest import run_self_test  # only for --self-test: keeps `--help` light
 
         return run_self_test()
     if not getattr(args, "func", None):

@@ -18,6 +18,8 @@ import logging
 import xml.etree.ElementTree as ET
 from typing import Optional
 
+from . import __version__
+
 __all__ = ["SCHEMA_ORDER", "XSI_NS", "XSD_NS", "colorized_comicinfo", "colorization_note"]
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,6 @@ _RANK = {name: i for i, name in enumerate(SCHEMA_ORDER)}
 
 def colorization_note(model: Optional[str] = None) -> str:
     """The line recorded in ``Notes``: ``Colorized with mangacolor X.Y (model NAME).``"""
-    from . import __version__
-
     return f"Colorized with mangacolor {__version__}" + (f" (model {model})" if model else "") + "."
 
 

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from .backbones import DEFAULT_BACKBONE, installed_backbone
 from .fileutil import atomic_write_bytes
+from .paths import STARTER_NAME, models_dir
 from .settings import Settings, load_settings, save_settings, settings_path
 
 # the model library (and so torch) is imported only when needed: is_first_run() must stay light,
@@ -39,8 +41,6 @@ class FirstRunError(RuntimeError):
 
 def installed_starter_path() -> Path:
     """Where the starter model's weights go in the library: ``models_dir()/starter.safetensors``."""
-    from .paths import STARTER_NAME, models_dir
-
     return models_dir() / f"{STARTER_NAME}.safetensors"
 
 
@@ -118,8 +118,6 @@ class FirstRunStatus:
 
 def first_run_status(backbone_name: Optional[str] = None) -> FirstRunStatus:
     """Which first-run items are installed (reads the file system only; no network)."""
-    from .backbones import DEFAULT_BACKBONE, installed_backbone
-
     name = backbone_name or DEFAULT_BACKBONE
     starter = installed_starter_path()
     return FirstRunStatus(starter if starter.is_file() and starter.with_suffix(".json").is_file() else None,

@@ -23,7 +23,9 @@ import torch
 
 from .color import lab_to_srgb
 from .device import inference_dtype, prepare_model
+from .hints import HintError, apply_fills, fill_regions, global_hint
 from .imageio import Page, PageSource
+from .models.ab_bins import rebalance_weights_t
 from .pipeline import ColorizedPage, Colorizer, combine_lab, fade_paper_white, page_lightness
 
 __all__ = ["HintSession", "HintCache", "MAX_REFERENCE_HINTS"]
@@ -76,8 +78,6 @@ class HintSession:
     def regions(self) -> np.ndarray:
         """int32 (H, W) line-bounded regions of the page (computed on first use)."""
         if self._regions is None:
-            from .hints import fill_regions
-
             self._regions = fill_regions(self.page.gray)
         return self._regions
 
@@ -85,7 +85,7 @@ class HintSession:
         if not self.colorizer.neutral_ink or min(self.lightness.shape) < 8:
             return ab
         if self._alpha is None:
-            from .overspill import ink_alpha
+            from .overspill import ink_alpha  # scipy: loaded on first use (start-up)
 
             self._alpha = ink_alpha(self.page.gray)
         return (ab * (1.0 - self._alpha)[..., None]).astype(np.float32)
@@ -109,8 +109,6 @@ class HintSession:
                            rendered=self._rendered, encoded=self._encoded)
         ab = fade_paper_white(raw, self.lightness, col.paper_white)
         if hints is not None and hints.fills:
-            from .hints import apply_fills
-
             ab = apply_fills(ab, hints.fills, self.regions)
         ab = self._finish(ab)
         return ColorizedPage(rgb=combine_lab(self.lightness, ab), lightness=self.lightness, ab=ab,
@@ -156,8 +154,6 @@ class HintSession:
         gx = min(logits.shape[3] - 1, int(x * rw / w * logits.shape[3] / xin.shape[3]))
         z = logits[0, :, gy, gx]
         if getattr(model, "decode_rebalance", 1.0) < 1.0:
-            from .models.ab_bins import rebalance_weights_t
-
             z = z + torch.log(rebalance_weights_t(model.ab_prior.float(), model.decode_rebalance))
         p = torch.softmax(z / max(model.temperature, 1e-3), 0).cpu().numpy()
         bins = model.ab_bins.cpu().numpy()
@@ -223,8 +219,6 @@ class HintCache:
         Raises:
             HintError: unreadable or gray image (one line naming the file).
         """
-        from .hints import HintError, global_hint
-
         try:
             st = path.stat()
         except OSError as e:

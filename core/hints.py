@@ -43,6 +43,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .fileutil import atomic_write_bytes
+
 __all__ = ["HINT_FILE_VERSION", "GLOBAL_HINT_DIM", "HintError", "PointHint", "FillHint", "Hints", "load_hints",
            "save_hints", "hints_for_page", "point_hint_maps", "global_hint", "global_hint_from_ab",
            "simulate_point_hints", "simulate_global_hints", "sample_page_hints", "apply_fills", "fill_regions", "AB_HINT_SCALE"]
@@ -224,8 +226,6 @@ def save_hints(hints: Hints, path: Union[str, Path]) -> Path:
     Returns:
         the path written.
     """
-    from .fileutil import atomic_write_bytes
-
     path = Path(path)
     text = json.dumps(hints.to_dict(relative_to=path.parent), indent=1) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
@@ -254,7 +254,7 @@ def hints_for_page(hints_arg: Optional[Union[str, Path]], rel: Union[str, Path])
 
 # -------------------------------------------------------------------------------- rasterize
 def _srgb_ab(rgb: Sequence) -> np.ndarray:
-    from .color import srgb_to_lab
+    from .color import srgb_to_lab  # skimage: loaded on first use (start-up)
 
     return srgb_to_lab(np.asarray(rgb, np.uint8).reshape(1, 1, 3))[0, 0, 1:].astype(np.float32)
 
@@ -302,7 +302,7 @@ def global_hint_from_ab(ab: np.ndarray, lightness: np.ndarray) -> np.ndarray:
         (nearest bin, normalized) and its mean saturation (chroma / sqrt(chroma^2 + L*^2), the
         CIE saturation, in [0, 1]).
     """
-    from .models.ab_bins import NUM_BINS, nearest_bin
+    from .models.ab_bins import NUM_BINS, nearest_bin  # skimage: loaded on first use (start-up)
 
     flat = torch.from_numpy(np.ascontiguousarray(ab.reshape(-1, 2), np.float32))
     idx = nearest_bin(flat).numpy()
@@ -328,8 +328,8 @@ def global_hint(image: Union[str, Path, np.ndarray], short_side: int = 128) -> n
     Raises:
         HintError: the reference cannot be read or is gray (no color to take).
     """
-    from .color import srgb_to_lab
-    from .imageio import PageReadError, read_page
+    from .color import srgb_to_lab  # skimage: loaded on first use (start-up)
+    from .imageio import PageReadError, read_page  # PIL: loaded on first use (start-up)
 
     name = str(image) if not isinstance(image, np.ndarray) else "reference image"
     if isinstance(image, np.ndarray):
@@ -448,7 +448,7 @@ def fill_regions(gray: np.ndarray, params=None) -> np.ndarray:
     Returns:
         int32 (H, W) region labels 1..n, 0 on ink (:func:`mangacolor.core.overspill.segment_regions`).
     """
-    from .overspill import ink_mask, segment_regions
+    from .overspill import ink_mask, segment_regions  # scipy, skimage: loaded on first use (start-up)
 
     return segment_regions(ink_mask(gray, params), params)
 

@@ -88,7 +88,7 @@ def page_layers(gray: np.ndarray, lightness: np.ndarray, ab: np.ndarray,
     Raises:
         ValueError: shapes differ.
     """
-    from .pipeline import combine_lab
+    from .pipeline import combine_lab  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
 
     h, w = gray.shape[:2]
     if lightness.shape != (h, w) or ab.shape[:2] != (h, w):

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, load_checkpoint, read_card, resolve_checkpoint
+from .fileutil import atomic_write_bytes
 from .paths import STARTER_NAME, data_dir, models_dir, validate_model_name
 
 __all__ = ["STARTER_NAME", "data_dir", "models_dir", "list_models", "resolve_model", "validate_model_name",
@@ -75,8 +76,6 @@ def install_model(path: Union[str, Path], name: str, overwrite: bool = False) ->
         ValueError: invalid name. FileExistsError: the name is taken and ``overwrite`` is False.
         CheckpointError: the checkpoint cannot be loaded.
     """
-    from .checkpoint import load_checkpoint, resolve_checkpoint
-    from .fileutil import atomic_write_bytes
 
     validate_model_name(name)
     weights, card_path = resolve_checkpoint(path)
@@ -132,8 +131,6 @@ class ModelEntry:
 
 def model_entries() -> list[ModelEntry]:
     """Every model of :func:`list_models` with its model card (``starter`` first)."""
-    from .checkpoint import read_card
-
     out = []
     for name, path in list_models().items():
         try:

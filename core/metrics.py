@@ -70,7 +70,7 @@ def image_scores(out: np.ndarray, gt: np.ndarray, lightness: Optional[np.ndarray
     row = {"psnr_out": min(psnr(out, gt), PSNR_CAP), "ssim_out": ssim(out, gt),
            "cf_out": colorfulness(out), "cf_gt": colorfulness(gt)}
     if lightness is not None:
-        from .color import combine_lab
+        from .color import combine_lab  # cv2, torch, tqdm: loaded on first use (start-up)
 
         gray = combine_lab(np.asarray(lightness, np.float32), np.zeros(np.shape(lightness) + (2,), np.float32))
         row.update(psnr_gray=min(psnr(gray, gt), PSNR_CAP), ssim_gray=ssim(gray, gt))

@@ -208,8 +208,8 @@ class ModelManager:
         """
         if model is None:
             return self.get()
-        from .checkpoint import resolve_checkpoint
-        from .library import resolve_model
+        from .checkpoint import resolve_checkpoint  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
+        from .library import resolve_model  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
 
         with self._lock:
             spec, cpu_bf16 = self._spec, self._cpu_bf16
@@ -237,8 +237,8 @@ class ModelManager:
 
     # ---- internals -----------------------------------------------------------------------
     def _load(self, spec: ModelSpec, cpu_bf16: bool, name: Optional[str] = None) -> "Colorizer":
-        from .library import resolve_model
-        from .pipeline import Colorizer
+        from .library import resolve_model  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
+        from .pipeline import Colorizer  # PIL, cv2, skimage, torch, tqdm: loaded on first use (start-up)
 
         try:
             path = resolve_model(spec.model)

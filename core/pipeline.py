@@ -28,10 +28,12 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import load_checkpoint
+
 # combine_lab, fade_paper_white and PAPER_WHITE are the colour math of a page (color.py); re-exported
 # here, where the page pipeline's clients have always found them
 from .color import PAPER_WHITE, combine_lab, fade_paper_white, gray_to_lightness, srgb_to_lab  # noqa: F401
 from .device import device_name, inference_dtype, prepare_model, resolve_device, run_network
+from .hints import apply_fills, fill_regions, point_hint_maps
 from .imageio import Page, PageReadError, PageSource
 from .models import ColorizationModel
 from .progress import Cancelled, Progress
@@ -80,7 +82,7 @@ def neutral_ink_ab(lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndar
         raise ValueError(f"a*b* shape {ab.shape[:2]} does not match L* shape {lightness.shape}")
     if min(lightness.shape) < 8:
         return ab
-    from .overspill import neutralize_ink
+    from .overspill import neutralize_ink  # scipy: loaded on first use (start-up)
 
     return neutralize_ink(lightness, ab, gray=gray, ink=ink)
 
@@ -191,8 +193,6 @@ class Colorizer:
         out = {}
         points = list(getattr(hints, "points", None) or [])
         if points:
-            from .hints import point_hint_maps
-
             m = torch.from_numpy(point_hint_maps(points, page_shape, map_shape))[None]
             ph, pw = padded[0] - map_shape[0], padded[1] - map_shape[1]
             out["hints"] = F.pad(m, (0, pw, 0, ph)).to(device)
@@ -313,8 +313,6 @@ class Colorizer:
         L = page_lightness(page)
         ab, used, dev = self.predict_ab(L, render_size, hints, global_hint)
         if hints is not None and getattr(hints, "fills", None):
-            from .hints import apply_fills, fill_regions
-
             if regions is None:
                 regions = fill_regions(page.gray)
             ab = apply_fills(ab, hints.fills, regions)

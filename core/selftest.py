@@ -29,10 +29,10 @@ def run_self_test(out_dir: Optional[Path] = None, device: str = "auto", render_s
     """
     from mangacolor.resources import sample_page_path
 
-    from .color import chroma, srgb_to_lab
-    from .imageio import read_page, write_image
-    from .library import resolve_model
-    from .pipeline import Colorizer, page_lightness
+    from .color import chroma, srgb_to_lab  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
+    from .imageio import read_page, write_image  # PIL: loaded on first use (start-up)
+    from .library import resolve_model  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
+    from .pipeline import Colorizer, page_lightness  # PIL, cv2, skimage, torch, tqdm: loaded on first use (start-up)
 
     t0 = time.perf_counter()
     ok = True

@@ -6,10 +6,12 @@ import hashlib
 import logging
 from pathlib import Path, PurePosixPath
 from typing import Optional
+
 import numpy as np
+
 from .plan import PlannedPage, _norm
 from .report import PageEvent
-from .settings import BatchError, NO_HINT_MODEL_NOTE
+from .settings import NO_HINT_MODEL_NOTE, BatchError
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ class Hinting:
             BatchError: a missing hint file or folder, a hint file for more than one page, a bad
                 hint file given for the single page (its one-line reason), an unusable reference.
         """
-        from ..hints import HintError, load_hints
+        from ..hints import HintError, load_hints  # cv2, torch, tqdm: loaded on first use (start-up)
 
         st = self.settings
         if st.hints is not None:
@@ -50,7 +52,7 @@ class Hinting:
 
     def _reference_entry(self, path: Path) -> tuple:
         """(SHA-256 of the image file or None, its global hint or the HintError), cached per file version."""
-        from ..hints import HintError, global_hint
+        from ..hints import HintError, global_hint  # cv2, torch, tqdm: loaded on first use (start-up)
 
         path = Path(path)
         try:
@@ -77,7 +79,7 @@ class Hinting:
         Raises:
             HintError: unreadable or gray image; the message names the hint file that names it.
         """
-        from ..hints import HintError
+        from ..hints import HintError  # cv2, torch, tqdm: loaded on first use (start-up)
 
         value = self._reference_entry(path)[1]
         if isinstance(value, HintError):
@@ -95,7 +97,7 @@ class Hinting:
             (hint file or None, SHA-256 of the file's bytes and of the reference image it names
             or None, the :class:`mangacolor.core.hints.Hints` or the HintError or None).
         """
-        from ..hints import HintError, hints_for_page, load_hints
+        from ..hints import HintError, hints_for_page, load_hints  # cv2, torch, tqdm: loaded on first use (start-up)
 
         if self.settings.hints is None:
             return None, None, None
@@ -123,7 +125,7 @@ class Hinting:
         Raises:
             HintError: the hint file is bad, names a point outside the page or an unusable reference.
         """
-        from ..hints import HintError, Hints, check_on_page
+        from ..hints import HintError, Hints, check_on_page  # cv2, torch, tqdm: loaded on first use (start-up)
 
         if isinstance(loaded, HintError):
             raise loaded

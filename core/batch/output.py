@@ -8,14 +8,17 @@ import os
 import shutil
 from pathlib import Path, PurePosixPath
 from typing import Optional
+
 import numpy as np
+
 from ..archive import COMICINFO_NAME, ArchiveError, ArchiveReader, read_comicinfo, write_cbz
 from ..comicinfo import colorized_comicinfo
-from ..imageio import (PageReadError, atomic_write_bytes, encode_image)
+from ..imageio import PageReadError, atomic_write_bytes, encode_image
+from ..layers import page_layers, write_layers
 from .journal import _Journal
 from .plan import PlannedPage, _Group, _inside, _norm
 from .report import BatchSummary, PageEvent, _now, _scores
-from .settings import WORK_DIR_NAME, _PART_RE
+from .settings import _PART_RE, WORK_DIR_NAME
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +96,16 @@ class Output:
                targets: list, fills: Optional[list] = None) -> None:
         """Stage 2 (a worker thread): region fills, neutral ink, overspill check/fix, L*a*b* -> sRGB,
         encode, layered file, write."""
-        from ..pipeline import combine_lab, neutral_ink_ab
+        from ..pipeline import combine_lab, neutral_ink_ab  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
 
         st = self.settings
         ink = None
         if fills:  # flat colors of line-bounded regions over the prediction (as Colorizer.colorize_page)
-            from ..hints import apply_fills
-            from ..overspill import ink_mask, segment_regions
+            from ..hints import apply_fills  # cv2, torch, tqdm: loaded on first use (start-up)
+            from ..overspill import (  # cv2, scipy, skimage, torch, tqdm: loaded on first use (start-up)
+                ink_mask,
+                segment_regions,
+            )
 
             ink = ink_mask(decoded.gray)
             ab = apply_fills(ab, fills, segment_regions(ink))
@@ -127,8 +133,6 @@ class Output:
         rgb = combine_lab(lightness, ab)
         blob = encode_image(rgb, st.image_format, st.quality, decoded.dpi)
         if st.layers:
-            from ..layers import page_layers, write_layers
-
             heat = ov.heatmap_rgba(report) if (ov is not None and report is not None) else None
             write_layers(targets[1][0], st.layers, page_layers(decoded.gray, lightness, ab, heat), decoded.dpi)
         atomic_write_bytes(targets[0][0], blob)

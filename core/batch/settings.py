@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Optional
+
 import numpy as np
 
 #: The job journal, in the output folder.
@@ -66,7 +67,7 @@ def colored_fraction(rgb: np.ndarray, chroma_min: float = 12.0, tint_max: float 
     """
     import cv2
 
-    from ..color import srgb_to_lab
+    from ..color import srgb_to_lab  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
 
     h, w = rgb.shape[:2]
     scale = size / min(h, w)

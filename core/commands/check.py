@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..fileutil import atomic_write_bytes
+
 __all__ = ["add_parser", "run"]
 
 
@@ -43,10 +45,14 @@ def _fail(msg: str) -> int:
 
 
 def run(args) -> int:
-    from ..color import gray_to_lightness, srgb_to_lab
-    from ..imageio import PageReadError, encode_image, read_page
-    from ..fileutil import atomic_write_bytes
-    from ..overspill import OverspillParams, analyze, lightness_gray8, overlay_heatmap
+    from ..color import gray_to_lightness, srgb_to_lab  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
+    from ..imageio import PageReadError, encode_image, read_page  # PIL: loaded on first use (start-up)
+    from ..overspill import (  # cv2, scipy, skimage, torch, tqdm: loaded on first use (start-up)
+        OverspillParams,
+        analyze,
+        lightness_gray8,
+        overlay_heatmap,
+    )
 
     params = OverspillParams()
     if args.threshold is not None:

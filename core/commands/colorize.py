@@ -16,6 +16,9 @@ import signal
 import sys
 from pathlib import Path, PurePosixPath
 
+from ..model_manager import ModelLoadError, ModelManager, ModelSpec
+from ..progress import Progress
+
 __all__ = ["add_parser", "run", "output_path"]
 
 _PROG = "mangacolor colorize"
@@ -83,9 +86,12 @@ def _fail(msg: str) -> int:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from ..batch import DEFAULT_COLORED_THRESHOLD, BatchError, BatchJob, BatchSettings
-    from ..model_manager import ModelLoadError, ModelManager, ModelSpec
-    from ..progress import Progress
+    from ..batch import (  # PIL, filelock: loaded on first use (start-up)
+        DEFAULT_COLORED_THRESHOLD,
+        BatchError,
+        BatchJob,
+        BatchSettings,
+    )
 
     inputs = list(args.inputs)
     if args.sample:

@@ -71,7 +71,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run_experiment_cmd(args) -> int:
-    from ..experiment import ExperimentConfig, ExperimentError, promote_model, run_experiment, write_report
+    from ..experiment import (  # PIL, cv2, skimage, torch, tqdm: loaded on first use (start-up)
+        ExperimentConfig,
+        ExperimentError,
+        promote_model,
+        run_experiment,
+        write_report,
+    )
 
     prog = "mangacolor experiment"
     if args.promote and not args.to:
@@ -119,8 +125,10 @@ def run_experiment_cmd(args) -> int:
 
 
 def run_train_autoencoder(args) -> int:
-    from ..models.autoencoder import AutoencoderError
-    from ..training.autoencoder import train_autoencoder
+    from ..models.autoencoder import AutoencoderError  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
+    from ..training.autoencoder import (
+        train_autoencoder,  # PIL, cv2, scipy, skimage, torch, tqdm: loaded on first use (start-up)
+    )
 
     prog = "mangacolor train-autoencoder"
     out = args.out if args.out.suffix == ".safetensors" else args.out.with_name(args.out.name + ".safetensors")

@@ -17,6 +17,10 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ..progress import Progress
+from ..training.config import ARCHS, LOSSES, PRESETS, ConfigError
+from ..training.options import build_train_config
+
 __all__ = ["add_parser", "run", "config_from_args", "main"]
 
 #: argparse dest -> TrainConfig field, for options that map one to one.
@@ -35,8 +39,6 @@ _FIELDS = {
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from ..training.config import ARCHS, LOSSES, PRESETS
-
     p = sub.add_parser(
         "train", help="train or fine-tune a model on folders of color images",
         description="Train or fine-tune a colorization model on color images (searched recursively; near-gray "
@@ -123,8 +125,6 @@ def config_from_args(args, validate: bool = False):
     Raises:
         ConfigError: conflicting or invalid options.
     """
-    from ..training.config import ConfigError
-    from ..training.options import build_train_config
 
     options = {fld: getattr(args, dest, None) for dest, fld in _FIELDS.items()}
     options.update(data=args.data, scale=args.scale, pretrained=False if args.no_pretrained else None,
@@ -145,10 +145,11 @@ def config_from_args(args, validate: bool = False):
 def run(args) -> int:
     from tqdm import tqdm
 
-    from ..checkpoint import CheckpointError
-    from ..progress import Progress
-    from ..training.config import ConfigError
-    from ..training.trainer import Trainer, TrainError
+    from ..checkpoint import CheckpointError  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
+    from ..training.trainer import (  # PIL, cv2, scipy, skimage, torch, tqdm: loaded on first use (start-up)
+        Trainer,
+        TrainError,
+    )
 
     prog = "mangacolor train"
     try:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from ..models import available_models
+
 RESULT_FILE = "result.json"
 
 
@@ -144,8 +146,6 @@ class ExperimentConfig:
 
     def validate(self) -> None:
         """Check the structure. Raises :class:`ExperimentError` naming the first problem."""
-        from ..models import available_models
-
         b = self.budget
         unknown = sorted(set(b) - set(BUDGET_DEFAULTS))
         if unknown:

@@ -9,11 +9,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
+
 import cv2
 import numpy as np
+
 from ..color import srgb_to_lab
-from ..imageio import read_page
 from ..fileutil import natural_key
+from ..imageio import read_page
+from ..pipeline import combine_lab
+from ..training.augment import manga_look
+from ..training.data import is_near_gray
 from .config import ExperimentConfig, ExperimentError
 
 log = logging.getLogger(__name__)
@@ -109,10 +114,7 @@ def prepare_eval_set(val_paths: list, evaluation: dict, seed: int = 0, manga: fl
     Raises:
         ExperimentError: no readable validation image.
     """
-    from ..metrics import psnr, ssim
-    from ..pipeline import combine_lab
-    from ..training.augment import manga_look
-    from ..training.data import is_near_gray
+    from ..metrics import psnr, ssim  # scipy: loaded on first use (start-up)
 
     pick = [val_paths[i] for i in _spread_idx(len(val_paths), int(evaluation["images"]))]
     files, gt, Ls, Lins, gp, gs = [], [], [], [], [], []

@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 import warnings
 from typing import Optional
+
 import numpy as np
 import torch
+
+from ..color import gray_to_lightness
+from ..pipeline import Colorizer, combine_lab, page_lightness
 from .evalset import EvalSet
+
 
 def evaluate_model(model: torch.nn.Module, card: Optional[dict], es: EvalSet, evaluation: dict,
                    threads: int = 1) -> tuple[dict, dict]:
@@ -39,9 +44,8 @@ def evaluate_model(model: torch.nn.Module, card: Optional[dict], es: EvalSet, ev
 
 
 def _evaluate(model: torch.nn.Module, card: Optional[dict], es: EvalSet, evaluation: dict) -> tuple[dict, dict]:
-    from ..metrics import aggregate, image_scores
-    from ..overspill import analyze, fix_overspill
-    from ..pipeline import Colorizer, combine_lab
+    from ..metrics import aggregate, image_scores  # scipy: loaded on first use (start-up)
+    from ..overspill import analyze, fix_overspill  # scipy: loaded on first use (start-up)
 
     col = Colorizer(model, card or {}, device="cpu", render_size=int(evaluation["render_size"]))
     rows, sheet = [], []
@@ -55,8 +59,6 @@ def _evaluate(model: torch.nn.Module, card: Optional[dict], es: EvalSet, evaluat
     ps = [r["psnr_out"] for r in rows]
     raw, fixed, page_raw, page_imgs = [], [], [], []
     for name, gray in es.pages:
-        from ..color import gray_to_lightness
-
         L = gray_to_lightness(gray)
         ab, _, _ = col.predict_ab(L)
         rep = analyze(L, ab, gray=gray)
@@ -68,8 +70,6 @@ def _evaluate(model: torch.nn.Module, card: Optional[dict], es: EvalSet, evaluat
         page_imgs.append(combine_lab(L, ab))
     ms = net_ms = None
     if es.timing_page is not None:
-        from ..pipeline import page_lightness
-
         L_page = page_lightness(es.timing_page)
         col.predict_ab(L_page)  # warm-up
         times = []

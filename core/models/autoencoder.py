@@ -37,6 +37,7 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
+from ..fileutil import atomic_write_bytes
 
 __all__ = ["AutoencoderExtractor", "ConvAutoencoder", "conv_autoencoder", "extractor_name",
            "parse_extractor_name", "save_encoder", "read_encoder_info", "register_timm", "AutoencoderError",
@@ -158,8 +159,6 @@ def read_encoder_info(path: Union[str, Path]) -> dict:
 def save_encoder(encoder: AutoencoderExtractor, path: Union[str, Path], info: dict) -> Path:
     """Write the encoder's weights (safetensors) with ``info`` (JSON) in the file's metadata, atomically."""
     from safetensors.torch import save as st_save
-
-    from ..fileutil import atomic_write_bytes
 
     path = Path(path)
     if path.suffix != ".safetensors":

@@ -31,7 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..color import AB_SCALE, lightness_to_gray_t
+from ..tflite_import import TIMM_KWARGS, import_tflite
 from .ab_bins import ab_bins_t, annealed_mean
+from .autoencoder import register_timm
 from .registry import ColorizationModel, register
 
 __all__ = ["Koalarization", "create_feature_extractor", "extractor_kwargs_for", "letterbox"]
@@ -72,12 +74,10 @@ def create_feature_extractor(name: str, embedding: str = "logits", pretrained: b
     if embedding == "prelogits":
         kwargs["num_classes"] = 0
     if name.startswith("conv_autoencoder"):  # mangacolor's own extractor, registered in timm on first use
-        from .autoencoder import register_timm
 
         register_timm(name)
     if weights_file and str(weights_file).lower().endswith(".tflite"):
         # an ImageNet classifier in TensorFlow Lite form, converted on the fly (same padding as TensorFlow)
-        from ..tflite_import import TIMM_KWARGS, import_tflite
 
         kwargs = {**TIMM_KWARGS.get(name, {}), **kwargs}
         net = timm.create_model(name, pretrained=False, **kwargs)
@@ -104,8 +104,6 @@ def extractor_kwargs_for(name: str, weights_file: Optional[str], kwargs: Optiona
     """
     out = dict(kwargs or {})
     if weights_file and str(weights_file).lower().endswith(".tflite"):
-        from ..tflite_import import TIMM_KWARGS
-
         out = {**TIMM_KWARGS.get(name, {}), **out}
     return out
 

@@ -55,8 +55,8 @@ from torch import nn
 
 from ..color import AB_SCALE, lightness_to_gray_t
 from .ab_bins import ab_bins_t, annealed_mean, rebalance_weights_t
-from .koalarization import letterbox
-from .registry import ColorizationModel, register
+from .koalarization import create_feature_extractor, extractor_kwargs_for, letterbox
+from .registry import ColorizationModel, build_model, register
 
 __all__ = ["KoalarizationUNet", "with_hints"]
 
@@ -122,7 +122,6 @@ class KoalarizationUNet(ColorizationModel):
                  decoder_channels: Sequence[int] = (192, 128, 64), head: str = "classification",
                  temperature: float = 0.38, decode_rebalance: float = 1.0, hints: bool = False):
         super().__init__()
-        from .koalarization import create_feature_extractor, extractor_kwargs_for
 
         if head not in ("regression", "classification"):
             raise ValueError(f"head must be 'regression' or 'classification', not {head!r}")
@@ -353,8 +352,6 @@ def with_hints(model: KoalarizationUNet) -> KoalarizationUNet:
     Raises:
         TypeError: not a ``koalarization_unet`` model.
     """
-    from .registry import build_model
-
     if not isinstance(model, KoalarizationUNet):
         raise TypeError(f"hints need a koalarization_unet model, not {type(model).__name__}")
     if model.takes_hints:

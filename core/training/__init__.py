@@ -17,16 +17,16 @@ here (loaded on first use, so the models can import :mod:`.zhang` without the tr
 
 from __future__ import annotations
 
+from . import config
+
 __all__ = ["TrainConfig", "PRESETS", "ConfigError", "Trainer", "TrainEvent", "TrainError"]
 
 
 def __getattr__(name: str):
     if name in ("TrainConfig", "PRESETS", "ConfigError"):
-        from . import config
-
         return getattr(config, name)
     if name in ("Trainer", "TrainEvent", "TrainError"):
-        from . import trainer
+        from . import trainer  # PIL, cv2, scipy, skimage, torch, tqdm: loaded on first use (start-up)
 
         return getattr(trainer, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

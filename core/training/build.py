@@ -13,11 +13,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..backbones import BackboneError, backbone_kwargs, download_backbone, installed_backbone, use_local_weights
 from ..checkpoint import CheckpointError, load_checkpoint
-from .config import TrainConfig
-from . import zhang
-
+from ..library import resolve_model
+from ..models import build_model, with_head
+from ..models.koalarization_unet import with_hints
 from ..progress import Progress
+from ..tflite_import import TIMM_KWARGS
+from . import zhang
+from .config import TrainConfig
 from .events import TrainError
 
 log = logging.getLogger(__name__)
@@ -36,8 +40,6 @@ def build_training_model(cfg: TrainConfig, progress: Optional[Progress] = None) 
         TrainError: the init model cannot be loaded, the backbone is unknown, or its ImageNet
             weights cannot be read or downloaded.
     """
-    from ..library import resolve_model
-    from ..models import build_model, with_head
 
     head = cfg.head or ("classification" if cfg.loss == "classification" else None)
     if cfg.init:
@@ -55,16 +57,12 @@ def build_training_model(cfg: TrainConfig, progress: Optional[Progress] = None) 
             log.info("replaced the %s head of %s by a new %s head", current, path, head)
             prov["head_replaced"] = f"{current} -> {head}"
         if cfg.hints and not getattr(model, "takes_hints", False):
-            from ..models.koalarization_unet import with_hints
-
             try:
                 model = with_hints(model)
             except TypeError as e:
                 raise TrainError(f"{path}: {e}") from None
             prov["hints_added"] = "hint inputs added (zero-initialized) to the fine-tuned model"
     else:
-        from ..backbones import BackboneError, backbone_kwargs, download_backbone, installed_backbone, use_local_weights
-
         if cfg.arch == "koalarization_unet":
             arch: dict[str, Any] = {"name": "koalarization_unet", "extractor": cfg.backbone,
                                     "embedding": cfg.embedding, "extractor_size": cfg.extractor_size or 224,
@@ -136,8 +134,6 @@ def build_training_model(cfg: TrainConfig, progress: Optional[Progress] = None) 
 
 
 def _tflite_kwargs() -> dict:
-    from ..tflite_import import TIMM_KWARGS
-
     return TIMM_KWARGS
 
 

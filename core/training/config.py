@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from ..fileutil import atomic_write_bytes
+from ..paths import validate_model_name
+
 __all__ = ["TrainConfig", "PRESETS", "LOSSES", "ARCHS", "ConfigError"]
 
 #: Loss names: ``auto`` (the model's own: ``classification`` for a model with the classification
@@ -193,8 +196,6 @@ class TrainConfig:
 
     def save(self, path: Union[str, Path]) -> None:
         """Write :meth:`to_json` to ``path`` atomically."""
-        from ..fileutil import atomic_write_bytes
-
         atomic_write_bytes(Path(path), (self.to_json() + "\n").encode())
 
     @classmethod
@@ -272,8 +273,6 @@ class TrainConfig:
         if self.width <= 0:
             raise ConfigError(f"width must be positive, not {self.width}")
         if self.install_as is not None:
-            from ..paths import validate_model_name
-
             try:
                 validate_model_name(self.install_as)
             except ValueError as e:

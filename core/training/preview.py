@@ -7,8 +7,6 @@ import logging
 import cv2
 import numpy as np
 
-
-
 log = logging.getLogger(__name__)
 
 
@@ -16,7 +14,7 @@ def _gray_rgb(lightness: np.ndarray) -> np.ndarray:
     g = np.clip(lightness, 0, 100)
     lab = np.zeros(g.shape + (3,), np.float32)
     lab[..., 0] = g
-    from ..color import lab_to_srgb
+    from ..color import lab_to_srgb  # skimage, torch, tqdm: loaded on first use (start-up)
 
     return lab_to_srgb(lab, as_uint8=True)
 

@@ -13,9 +13,9 @@ from torch import nn
 
 from ..checkpoint import save_checkpoint
 from ..fileutil import atomic_write_bytes
-from .state import STATE_FILE, restore_rng, save_state
-
+from ..models import build_model
 from .events import TrainError, TrainEvent
+from .state import STATE_FILE, restore_rng, save_state, unpack_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,6 @@ class RunFiles:
         atomic_write_bytes(path, ("\n".join(keep) + "\n").encode())
 
     def _model_from_state(self) -> nn.Module:
-        from ..models import build_model
-
         info, tensors = self._resume_info, self._resume_tensors
         self.base_card = info.get("base_card") or {}
         self.provenance = info.get("provenance") or {}
@@ -164,7 +162,6 @@ class RunFiles:
         if info.get("world_size", 1) != self.world:
             log.warning("resuming with %d processes instead of %d: the data order differs from an uninterrupted run",
                         self.world, info.get("world_size", 1))
-        from .state import unpack_optimizer
 
         unpack_optimizer(self.optimizer, tensors, info["optimizer"])
         self.scheduler.load_state_dict(info["scheduler"])

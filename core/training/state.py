@@ -16,6 +16,8 @@ from typing import Optional, Union
 
 import torch
 
+from ..fileutil import atomic_write_bytes
+
 __all__ = ["STATE_FILE", "StateError", "pack_optimizer", "unpack_optimizer", "save_state", "load_state",
            "rng_tensors", "restore_rng"]
 
@@ -101,8 +103,6 @@ def save_state(path: Union[str, Path], model_state: dict, optimizer: torch.optim
         The path written.
     """
     from safetensors.torch import save as st_save
-
-    from ..fileutil import atomic_write_bytes
 
     tensors = {f"model/{k}": v.detach().cpu().contiguous().clone() for k, v in model_state.items()}
     opt_t, opt_info = pack_optimizer(optimizer)

@@ -10,9 +10,9 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
+from ..imageio import write_image
 from ..metrics import aggregate, image_scores
 from ..pipeline import combine_lab
-
 from .build import decode_logits
 from .events import TrainEvent
 from .losses import compute_loss
@@ -107,7 +107,6 @@ class Validation:
             self._write_metric_logs()
             pv_dir = self.out / "previews"
             pv_dir.mkdir(parents=True, exist_ok=True)
-            from ..imageio import write_image
 
             pv_path = pv_dir / f"step_{self.step:06d}.png"
             write_image(pv_path, grid, "png")

@@ -27,10 +27,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..color import srgb_to_lab
+
 # the quantization and decoding are the models' (inference needs them); re-exported for the trainer
-from ..models.ab_bins import (GRID, LAMBDA, NEIGHBOURS, NUM_BINS, SIGMA, TEMPERATURE, _sq_dist,  # noqa: F401
-                              ab_bins, ab_bins_t, annealed_mean, nearest_bin, rebalance_weights,
-                              rebalance_weights_t)
+from ..models.ab_bins import (  # noqa: F401
+    GRID,
+    LAMBDA,
+    NEIGHBOURS,
+    NUM_BINS,
+    SIGMA,
+    TEMPERATURE,
+    _sq_dist,
+    ab_bins,
+    ab_bins_t,
+    annealed_mean,
+    nearest_bin,
+    rebalance_weights,
+    rebalance_weights_t,
+)
 
 __all__ = ["NUM_BINS", "GRID", "SIGMA", "NEIGHBOURS", "LAMBDA", "TEMPERATURE", "ab_bins", "ab_bins_t",
            "nearest_bin", "soft_encode", "ab_prior", "image_ab_prior", "rebalance_weights", "rebalance_weights_t", "annealed_mean",
@@ -106,8 +120,6 @@ def image_ab_prior(images: Iterable[np.ndarray], short_side: int = 64, sigma: fl
     Returns:
         float64 (313,) probabilities summing to 1.
     """
-    from ..color import srgb_to_lab
-
     def samples():
         for rgb in images:
             h, w = rgb.shape[:2]

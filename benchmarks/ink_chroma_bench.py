@@ -79,6 +79,7 @@ def main(argv=None) -> int:
 
     import cv2
     import torch
+    from bench_model import load_colorizer
 
     from mangacolor.core.imageio import atomic_write_bytes, collect_sources
     from mangacolor.core.overspill import fix_overspill, ink_mask, neutralize_ink
@@ -87,14 +88,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="Conversion from CIE-LAB")  # skimage's gamut clipping note
     cv2.setNumThreads(args.threads)
     torch.set_num_threads(args.threads)
-    colorizer, model_label = None, "none (smooth random a*b*)"
-    if args.model.lower() != "none":
-        from mangacolor.core.library import resolve_model
-        from mangacolor.core.pipeline import Colorizer
-
-        path = resolve_model(None if args.model == "starter" else args.model)
-        colorizer = Colorizer.from_checkpoint(path, device="cpu")
-        model_label = str(path)
+    colorizer, model_label = load_colorizer(args.model)
 
     sources = collect_sources([str(p) for p in args.pages])
     rows = []

@@ -50,6 +50,7 @@ def main(argv=None) -> int:
 
     import cv2
     import torch
+    from bench_model import load_colorizer
 
     from mangacolor.core.color import gray_to_lightness
     from mangacolor.core.imageio import collect_sources
@@ -57,14 +58,7 @@ def main(argv=None) -> int:
 
     cv2.setNumThreads(args.threads)
     torch.set_num_threads(args.threads)
-    colorizer, model_label = None, "none (smooth random a*b*)"
-    if args.model.lower() != "none":
-        from mangacolor.core.library import resolve_model
-        from mangacolor.core.pipeline import Colorizer
-
-        path = resolve_model(None if args.model == "starter" else args.model)
-        colorizer = Colorizer.from_checkpoint(path, device="cpu")
-        model_label = f"{path} (written {time.strftime('%Y-%m-%d %H:%M', time.localtime(path.stat().st_mtime))})"
+    colorizer, model_label = load_colorizer(args.model)
 
     sources = collect_sources([str(p) for p in args.pages])
     per_folder = defaultdict(list)

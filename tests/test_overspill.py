@@ -54,6 +54,22 @@ def screentone_page(shared_data):
 # ---------------------------------------------------------------------------------- ink, regions
 
 
+def test_sauvola_threshold_matches_scikit_image(screentone_page):
+    from skimage.filters import threshold_sauvola
+
+    from mangacolor.core.overspill.ink import sauvola_threshold
+
+    smooth = cv2.GaussianBlur(screentone_page, (0, 0), 1.0)
+    for window, k in ((25, 0.2), (15, 0.35)):
+        ours = sauvola_threshold(smooth, window_size=window, k=k)
+        ref = threshold_sauvola(smooth, window_size=window, k=k)
+        assert ours.shape == ref.shape and ours.dtype == np.float64
+        assert np.abs(ours - ref).max() < 1e-6
+        assert np.array_equal(smooth < ours, smooth < ref)  # the same ink on a real screentone page
+    with pytest.raises(ValueError, match="odd"):
+        sauvola_threshold(smooth, window_size=24)
+
+
 def test_ink_mask_drops_screentone_dots(screentone_page):
     p = ov.OverspillParams()
     ink = ov.ink_mask(screentone_page, p)

@@ -11,10 +11,11 @@ Pipeline (all per-label statistics are vectorized with ``np.bincount`` histogram
 Python loop over regions):
 
 1. **Ink** (:func:`ink_mask`): the page is descreened (Gaussian blur of ~1 px, fine screentone
-   becomes flat gray), then Sauvola's local threshold (Sauvola & Pietikäinen 2000, via
-   ``skimage.filters.threshold_sauvola``) AND darker than ``dark_max``; connected components that
-   are small and compact (leftover screentone dots) are dropped (``cv2.connectedComponentsWithStats``),
-   so screentone does not cut regions apart.
+   becomes flat gray), then Sauvola's local threshold (Sauvola & Pietikäinen 2000,
+   :func:`ink.sauvola_threshold`: scikit-image's ``threshold_sauvola`` formula on OpenCV box
+   filters) AND darker than ``dark_max``; connected components that are small and compact
+   (leftover screentone dots) are dropped (``cv2.connectedComponentsWithStats``), so screentone
+   does not cut regions apart.
 2. **Line-bounded regions** (:func:`segment_regions`): trapped-ball segmentation (Zhang, Chen,
    Zhang, Hu, Martin 2009, "Vectorizing Cartoon Animations", as in style2paints' LineFiller): the
    free (non-ink) space is eroded with a disk of radius r (3, 2, 1), the pieces are labelled and

@@ -259,14 +259,21 @@ class ColorizeJob(Job):
         colorizer = ctx.colorizer()
         self.progress.report(0, len(self.items), "")
         keys = self.keys
-        results = colorize_sources(colorizer, [s for _, s in self.items], self.progress, self.render_size)
+        notes: dict = {}
+
+        def colorize(i: int, page):  # a page with hints is colorized only under them
+            req = self.hinted.get(keys[i])
+            if req is None:
+                return colorizer.colorize_page(page, self.render_size)
+            result, notes[keys[i]] = req.colorize(ctx, colorizer, page, self.render_size or colorizer.render_size)
+            return result
+
+        results = colorize_sources(colorizer, [s for _, s in self.items], self.progress, self.render_size,
+                                   colorize=colorize)
         for key, res in zip(keys, results):
             out = PageOutcome(key=key, source=res.source, page=res.page, result=res.result, error=res.error)
-            req = self.hinted.get(key)
-            if req is not None and res.result is not None and res.page is not None:
-                out.result, out.hint_note = req.colorize(ctx, colorizer, res.page,
-                                                         self.render_size or colorizer.render_size)
-                out.hint_token = req.token
+            if key in self.hinted and res.result is not None:
+                out.hint_note, out.hint_token = notes.get(key), self.hinted[key].token
             if out.result is not None:  # the GUI thread's conversions, done here (GUI latency, issue 14)
                 out.image = display_image(out.result.rgb)
                 out.ab16 = out.result.ab.astype(np.float16)
@@ -422,9 +429,7 @@ class ModelWorker(QObject):
         return colorizer
 
     def _colorizer_for(self, model: Optional[Union[str, Path]]) -> "Colorizer":
-        if model is None:
-            return self._ensure_colorizer()
-        return self._models.colorizer_for(model)
+        return self._models.colorizer_for(model, live=self._ensure_colorizer)
 
     def hint_cache(self) -> "HintCache":
         """The hint sessions and reference hints the worker keeps (worker thread only;

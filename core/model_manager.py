@@ -199,15 +199,23 @@ class ModelManager:
         self._set_live(colorizer, spec)
         return colorizer
 
-    def colorizer_for(self, model: Optional[Union[str, Path]]) -> "Colorizer":
+    def colorizer_for(self, model: Optional[Union[str, Path]],
+                      live: Optional[Callable[[], "Colorizer"]] = None) -> "Colorizer":
         """A colorizer for ``model`` on the current device and precision, for one job: the live
         one when ``model`` is None or names the same weights file, else a separate one (not kept).
 
+        Args:
+            model: library name or checkpoint path; None = the live request.
+            live: how to get the live colorizer (default :meth:`get`); a client that reports
+                model loads (the window's worker) passes its own wrapper of :meth:`get`.
+
         Raises:
             ModelLoadError: the model cannot be found or loaded.
+            ModelRefused: from ``live``/:meth:`get` when a changed request could not be loaded.
         """
+        live = live or self.get
         if model is None:
-            return self.get()
+            return live()
         from .checkpoint import resolve_checkpoint  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
         from .library import resolve_model  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
 
@@ -218,10 +226,11 @@ class ModelManager:
         except Exception as e:  # CheckpointError, OSError
             raise ModelLoadError(f"cannot load model {model}: {one_line(e)}") from None
         try:
-            if resolve_checkpoint(resolve_model(spec.model))[0].resolve() == weights:
-                return self.get()
+            same = resolve_checkpoint(resolve_model(spec.model))[0].resolve() == weights
         except Exception:  # the live request is unusable: it is not this one
-            pass
+            same = False
+        if same:
+            return live()
         return self._load(replace(spec, model=weights, render_size=None), cpu_bf16, name=weights.stem)
 
     def unload(self) -> None:

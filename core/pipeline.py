@@ -20,7 +20,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Union
+from typing import Callable, Iterable, Iterator, Optional, Union
 
 import cv2
 import numpy as np
@@ -333,12 +333,17 @@ class PageResult:
 
 
 def colorize_sources(colorizer: Colorizer, sources: Iterable[PageSource], progress: Optional[Progress] = None,
-                     render_size: Optional[int] = None) -> Iterator[PageResult]:
+                     render_size: Optional[int] = None,
+                     colorize: Optional[Callable[[int, Page], ColorizedPage]] = None) -> Iterator[PageResult]:
     """Colorize pages one by one, as a generator.
 
     Unreadable pages yield a :class:`PageResult` with ``error`` set (one line) and the run goes
     on. ``progress`` is reported after every page and checked before every page: a cancel stops
     the generator cleanly between pages (no :class:`Cancelled` escapes).
+
+    Args:
+        colorize: how page i (its index in ``sources``) is colorized once decoded (a client with
+            hints for some pages); default ``colorizer.colorize_page(page, render_size)``.
     """
     sources = list(sources)
     progress = progress or Progress()
@@ -350,7 +355,8 @@ def colorize_sources(colorizer: Colorizer, sources: Iterable[PageSource], progre
             return
         try:
             page = src.load()
-            res = PageResult(src, page, colorizer.colorize_page(page, render_size))
+            res = PageResult(src, page, colorize(i, page) if colorize is not None
+                             else colorizer.colorize_page(page, render_size))
         except PageReadError as e:
             res = PageResult(src, error=str(e))
         except (RuntimeError, ValueError, MemoryError) as e:

@@ -69,6 +69,17 @@ def test_colorizer_for_reuses_the_live_model_for_the_same_file(tiny_model_path, 
         mm.colorizer_for("no-such-model")
     mm.unload()
     assert not mm.loaded and mm.card == {}
+    # the live model is fetched through the client's own getter (the worker reports model loads
+    # there), also when the job names the live model's file and nothing is loaded yet
+    asked = []
+
+    def live_getter():
+        asked.append(True)
+        return mm.get()
+
+    again = mm.colorizer_for(str(tiny_model_path), live=live_getter)
+    assert asked == [True] and again is mm.get() and mm.loaded
+    assert mm.colorizer_for(second_model, live=live_getter) is not again and asked == [True]
 
 
 def test_job_errors_become_one_line_and_cuda_errors_drop_the_model():

@@ -192,10 +192,20 @@ def _reference_for(ctx: JobContext, colorizer: "Colorizer", state: HintState) ->
         return None, one_line(e)
 
 
-def colorize_hinted(ctx: JobContext, colorizer: "Colorizer", req: HintRequest, page: Page,
+def colorize_hinted(ctx: JobContext, colorizer: "Colorizer", req: HintRequest, page: Optional[Page],
                      render_size: int) -> tuple["ColorizedPage", Optional[str]]:
-    """A decoded page colorized under ``req.state`` through its session: (result, note)."""
+    """A page colorized under ``req.state``: (result, note). Through the page's kept hint
+    session when ``req.session`` (the shown page: its next edit reruns only the decoder), else
+    in one pass (the other pages of a colorize job do not push the shown page's session out).
+    ``page`` is the decoded page, or None to decode it from ``req.source``.
+
+    Raises:
+        PageReadError: the page cannot be read.
+    """
     gh, note = _reference_for(ctx, colorizer, req.state)
+    if not req.session:
+        page = page if page is not None else req.source.load()
+        return colorizer.colorize_page(page, render_size, req.state.hints(), gh), note
     session = ctx.hint_session(req.key, req.source, render_size, page)
     return session.colorize(req.state.hints(), gh), note
 
@@ -232,13 +242,8 @@ class HintJob(Job):
         try:
             if req.warm:
                 ctx.hint_session(req.key, req.source, req.render_size)
-            elif req.session:
-                session = ctx.hint_session(req.key, req.source, req.render_size)
-                gh, out.reference_error = _reference_for(ctx, colorizer, req.state)
-                out.result = session.colorize(req.state.hints(), gh)
             else:
-                gh, out.reference_error = _reference_for(ctx, colorizer, req.state)
-                out.result = colorizer.colorize_page(req.source.load(), req.render_size, req.state.hints(), gh)
+                out.result, out.reference_error = colorize_hinted(ctx, colorizer, req, None, req.render_size)
         except PageReadError as e:
             out.error = str(e)
         if out.result is not None:

@@ -258,7 +258,8 @@ class HintsMode(HintReferenceMixin, QObject):
             st = self.state(key)
             entry = self.tab.page_list.entry(key)
             if entry is not None and not st.is_empty:
-                out[key] = HintRequest(key, entry.source, self.tab.render_size(), st)
+                out[key] = HintRequest(key, entry.source, self.tab.render_size(), st,
+                                       session=(key == self.tab.shown_key()))
         return out
 
     # ---- worker -----------------------------------------------------------------------------

@@ -104,7 +104,7 @@ class HintSession:
         col = self.colorizer
         if self._encoded is None:
             return col.colorize_page(self.page, self.render_size, hints, global_hint,
-                                     regions=self._regions if hints is not None and hints.fills else None)
+                                     regions=self.regions if hints is not None and hints.fills else None)
         raw = col._predict(self.lightness, self.render_size, col.device, hints, global_hint,
                            rendered=self._rendered, encoded=self._encoded)
         ab = fade_paper_white(raw, self.lightness, col.paper_white)

@@ -120,10 +120,10 @@ class HintPages(QObject):
         self.group.setActiveStack(self.page(key).stack if key else None)
 
     def restore(self, key: str, state: HintState) -> bool:
-        """Give a page its kept hints (not an undoable edit); refused (False) once the page has
-        hints or edits of its own."""
+        """Give a page its kept hints (not an undoable edit); refused (False) for empty kept hints
+        (a page whose hints were all removed) and once the page has hints or edits of its own."""
         page = self.pages.get(key)
-        if page is None or not page.state.is_empty or page.stack.count():
+        if page is None or state.is_empty or not page.state.is_empty or page.stack.count():
             return False
         page.state = state
         self.changed.emit(key)

@@ -253,6 +253,7 @@ class BatchJob(Planning, Hinting, Output):
                     reading.shutdown(wait=True, cancel_futures=True)
                 if pool is not None:
                     pool.shutdown(wait=True)
+            self._remove_empty_work_dirs()
             if st.output_format == "folder" and not summary.cancelled:
                 self._copy_comicinfo(plan, journal)
             summary.seconds = time.perf_counter() - t0

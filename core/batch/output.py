@@ -122,7 +122,7 @@ class Output:
                     before = float(report.page_score)
                     ab = ov.fix_overspill(lightness, ab, strength=float(st.fix_strength), report=report, gray=gray,
                                           neutral_ink=st.neutral_ink)
-                    report = ov.analyze(lightness, ab, gray=gray)
+                    report = ov.analyze(lightness, ab, gray=gray, ink=report.ink)  # the ink does not change
                     ev.overspill = _scores(report, page_score_before_fix=before)
                 else:
                     ev.overspill = _scores(report)
@@ -190,6 +190,10 @@ class Output:
                         "members": members, "comicinfo_sha256": ci_hash, "time": _now()})
         summary.archives.append(group.archive_rel.as_posix())
         shutil.rmtree(self._stage_dir(group.key), ignore_errors=True)
+
+    def _remove_empty_work_dirs(self) -> None:
+        """Remove the staging folder's empty sub-folders and itself when empty (once no page is
+        being written: a page's writer creates its folder and then its temporary file there)."""
         work = self.outdir / WORK_DIR_NAME
         try:
             for d in sorted((p for p in work.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):

@@ -56,6 +56,8 @@ def test_config_errors_are_one_line(shared_data, tmp_path):
         ({**base, "budget": {"epochs": 3}}, "unknown budget option"),
         ({**base, "lr_sweep": {"model": "koal", "lrs": [-1]}}, "positive"),
         ({**base, "lr_sweep": {"model": "other", "lrs": [1e-3]}}, "not one of the models"),
+        ({**base, "checkpoints": [{"label": "done", "checkpoint": "x.safetensors"}],  # measured, not trained
+          "lr_sweep": {"model": "done", "lrs": [1e-3]}}, "not one of the models"),
     ]
     for d, msg in bad:
         with pytest.raises(ExperimentError, match=msg) as e:

@@ -185,7 +185,7 @@ class ExperimentConfig:
             if extra:
                 raise ExperimentError(f"{c['label']}: unknown checkpoints entry option(s): {', '.join(extra)}")
         if self.lr_sweep:
-            if self.lr_sweep.get("model") not in labels:
+            if self.lr_sweep.get("model") not in [str(m.get("label")) for m in self.models]:  # trained ones only
                 raise ExperimentError(f"lr_sweep model {self.lr_sweep.get('model')!r} is not one of the models")
             lrs = self.lr_sweep.get("lrs") or []
             if not lrs or any(not (isinstance(x, (int, float)) and x > 0) for x in lrs):

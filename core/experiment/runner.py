@@ -348,7 +348,7 @@ def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optio
     _write_json(out / "experiment.json", cfg.to_dict())
     results, sweep = [], []
     status = "finished"
-    n_runs = len(cfg.models) + len(cfg.checkpoints)
+    n_runs = len(cfg.models) + len(cfg.checkpoints) + (len(cfg.lr_sweep["lrs"]) if cfg.lr_sweep else 0)
     for k, entry in enumerate(cfg.models):
         if progress.cancelled:
             status = "cancelled"
@@ -366,19 +366,24 @@ def run_experiment(cfg: ExperimentConfig, out: Union[str, Path], progress: Optio
     if status == "finished" and cfg.lr_sweep:
         base = next(m for m in cfg.models if m["label"] == cfg.lr_sweep["model"])
         main = next(x for x in results if x["label"] == base["label"])
-        for lr in cfg.lr_sweep["lrs"]:
+        for j, lr in enumerate(cfg.lr_sweep["lrs"]):
             if progress.cancelled:
                 status = "cancelled"
                 break
             if math.isclose(float(lr), float(main["lr"]), rel_tol=1e-9):
                 sweep.append({**main, "lr": float(lr), "shared_with_main_run": True})
                 continue
+            # each run on its own sub-progress: a trainer's listeners stay with its own run
+            r.progress = progress.sub(len(cfg.models) + len(cfg.checkpoints) + j, 1, total=n_runs)
             res = r.run_model(base, out / "sweep" / f"lr_{lr:g}", lr=float(lr))
             if res.get("status") != "finished":
                 status = "cancelled"
                 break
             sweep.append(res)
+    r.progress = progress
     reference = r.reference() if status == "finished" else None
+    if results:
+        r.ensure_eval()  # also when every run was measured before: the sheet and the file list need it
     decision = choose_default(results, reference)
     table = format_table(results + ([reference] if reference else []))
     sweep_table = format_sweep(sweep) if sweep else ""

@@ -73,7 +73,10 @@ def save_checkpoint(model: ColorizationModel, path: Union[str, Path], card: Opti
     Args:
         model: a registry model (its ``config`` goes into the card).
         path: target weights path; ``.safetensors`` is appended when missing.
-        card: extra card fields (``render_size``, ``training``, ``metrics``, ``description``...).
+        card: extra card fields (``render_size``, ``training``, ``metrics``, ``description``...);
+            the fields that describe the written file (``created``, ``architecture``, ``parameters``,
+            ``weights_dtype``, ``weights_file``, ``weights_sha256``, versions) are always set here,
+            so a card read back from another checkpoint can be passed whole.
         half: store floating-point weights as float16 (half the size; loaded back as float32).
 
     Returns:
@@ -91,20 +94,18 @@ def save_checkpoint(model: ColorizationModel, path: Union[str, Path], card: Opti
             v = v.half()
         tensors[k] = v.clone()
     blob = st_save(tensors, metadata={"format": "pt", "mangacolor_card_version": str(CARD_VERSION)})
-    full = {
+    full = {"render_size": 512, **(card or {})}
+    full.update({  # what describes this file, whatever a re-saved card carried
         "card_version": CARD_VERSION,
         "architecture": dict(model.config),
-        "render_size": 512,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "library_versions": _versions(),
         "parameters": int(sum(t.numel() for t in model.parameters())),
         "weights_dtype": "float16" if half else "float32",
-    }
-    full.update(card or {})
-    full["architecture"] = dict(model.config)
-    full["input_scaling"] = {"lightness": "L/50 - 1", "ab": _ab_scaling(model)}
-    full["weights_file"] = path.name
-    full["weights_sha256"] = hashlib.sha256(blob).hexdigest()
+        "input_scaling": {"lightness": "L/50 - 1", "ab": _ab_scaling(model)},
+        "weights_file": path.name,
+        "weights_sha256": hashlib.sha256(blob).hexdigest(),
+    })
     atomic_write_bytes(path, blob)
     atomic_write_bytes(path.with_suffix(".json"), (json.dumps(full, indent=2, default=str) + "\n").encode())
     return path

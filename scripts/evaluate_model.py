@@ -258,8 +258,7 @@ def _write_choice(path: Path, chosen: tuple, results: dict, col: Colorizer, args
     card.setdefault("metrics", {})["validation"] = validation_card(
         chosen, results, col.render_size, args.manga, col.paper_white, hasattr(model, "decode_rebalance"), command,
         args.min_colorfulness)
-    save_checkpoint(model, path, {k: v for k, v in card.items() if k not in ("weights_file", "weights_sha256")},
-                    half=card.get("weights_dtype") == "float16")
+    save_checkpoint(model, path, card, half=card.get("weights_dtype") == "float16")
     print(f"{path}: T {t:g}, lambda {lam:g} and its metrics written to the model card")
 
 

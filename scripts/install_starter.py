@@ -63,8 +63,7 @@ def main(argv=None) -> int:
         "python scripts/evaluate_model.py resources/starter_model.safetensors --manga --temperatures "
         + " ".join(sorted({f"{t:g}" for t, _ in results}, key=float, reverse=True)) + " --rebalance "
         + " ".join(sorted({f"{lam:g}" for _, lam in results}, key=float, reverse=True)))
-    keep = {k: v for k, v in card.items() if k not in ("weights_file", "weights_sha256", "weights_dtype", "metrics",
-                                                       "created", "library_versions")}
+    keep = {k: v for k, v in card.items() if k != "metrics"}  # measured again below
     keep["description"] = args.description or keep.get("description", "mangacolor starter model")
     keep["render_size"] = card.get("render_size", 512)
     keep["sources"] = SOURCES

@@ -431,8 +431,7 @@ def promote_model(checkpoint: Union[str, Path], dest: Union[str, Path], descript
         model, card = load_checkpoint(checkpoint)
     except CheckpointError as e:
         raise ExperimentError(str(e)) from None
-    keep = {k: v for k, v in card.items() if k not in ("architecture", "weights_file", "weights_sha256", "created",
-                                                       "library_versions", "parameters", "weights_dtype", "card_version")}
+    keep = dict(card)  # save_checkpoint sets the fields of the new file
     if description:
         keep["description"] = description
     keep["promoted_from"] = str(checkpoint)

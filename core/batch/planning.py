@@ -6,7 +6,8 @@ import logging
 from pathlib import Path, PurePosixPath
 from typing import Callable, Optional
 from ..archive import COMICINFO_NAME, ArchiveError
-from ..imageio import (PageSource, collect_sources, input_top_name)
+from ..fileutil import free_name
+from ..imageio import PageSource, collect_sources, input_top_name
 from .journal import _Journal
 from .plan import PlannedPage, _Group, _free_name, _inside, _norm
 from .settings import BatchError, JOURNAL_NAME, WORK_DIR_NAME, _LOCK_NAME, _PART_RE
@@ -129,10 +130,7 @@ class Planning:
         for inp, n in zip(self.inputs, names):
             if n is not None and n.lower() in used:
                 first = used[n.lower()]
-                k = 2
-                while f"{n}-{k}".lower() in taken:
-                    k += 1
-                new = f"{n}-{k}"
+                new = free_name(PurePosixPath(n), lambda c: c.name.lower() in taken, keep=False, folder=True).name
                 taken.add(new.lower())
                 self.renamed.append(f"{inp} and {first} would both be written to {n}/; {inp} goes to {new}/")
                 n = new

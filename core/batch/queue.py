@@ -22,6 +22,7 @@ from typing import Iterable, Optional, Sequence, Union
 from ..archive import ArchiveError
 from ..fileutil import atomic_write_bytes, free_name
 from ..imageio import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, collect_sources
+from ..model_manager import one_line
 from ..paths import config_dir
 from .settings import JOURNAL_NAME, BatchError, BatchSettings
 
@@ -42,11 +43,6 @@ WAITING, RUNNING, PAUSED, FINISHED, CANCELLED_STATE, FAILED_STATE = (
 UNFINISHED = (WAITING, RUNNING, PAUSED)
 #: Fields that describe what a job is (not settings a user changes).
 _IDENTITY = frozenset({"key", "state", "done", "total"})
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return (text.splitlines()[0].strip() if text else "") or type(err).__name__
 
 
 @dataclass
@@ -175,7 +171,7 @@ def load_queue(path: Optional[Path] = None) -> list[BatchSpec]:
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as e:
-        log.warning("%s: batch queue not restored (%s)", path, _one_line(e))
+        log.warning("%s: batch queue not restored (%s)", path, one_line(e))
         return []
     jobs = data.get("jobs") if isinstance(data, dict) else None
     out = []
@@ -183,7 +179,7 @@ def load_queue(path: Optional[Path] = None) -> list[BatchSpec]:
         try:
             spec = BatchSpec.from_dict(rec)
         except (ValueError, TypeError) as e:
-            log.warning("%s: a batch job was not restored (%s)", path, _one_line(e))
+            log.warning("%s: a batch job was not restored (%s)", path, one_line(e))
             continue
         if spec.state not in UNFINISHED:
             continue
@@ -233,7 +229,7 @@ def group_inputs(paths: Iterable[Union[str, Path]]) -> tuple[list[list[Path]], l
         try:
             n = len(collect_sources([p]))
         except (FileNotFoundError, ArchiveError, OSError) as e:
-            problems.append(_one_line(e))
+            problems.append(one_line(e))
             continue
         if n == 0:
             problems.append(f"{p.name}: no page images in this {'folder' if p.is_dir() else 'archive'}")

@@ -74,6 +74,20 @@ def test_write_is_atomic_and_keeps_dpi(tmp_path, crop):
         write_image(tmp_path / "x.gif", rgb, fmt="gif")
 
 
+def test_png_output_is_lossless_and_no_larger_than_pillows_default(bw_pages):
+    """The fast zlib level (PNG_COMPRESS_LEVEL) must not cost file size on a real colored page,
+    and must compress at all (a level-0 PNG of this page is three times larger)."""
+    from mangacolor.core.imageio import encode_image
+
+    gray = np.asarray(Image.open(bw_pages[0]).convert("L"))[:800, :600]
+    rgb = np.stack([gray, (gray * 0.8).astype(np.uint8), (255 - (255 - gray) * 0.9).astype(np.uint8)], -1)
+    blob = encode_image(rgb, "png")
+    assert np.array_equal(decode_page(blob, name="p.png").rgb, rgb)
+    default = _encode(Image.fromarray(rgb), "PNG")  # Pillow's default, zlib level 6
+    stored = _encode(Image.fromarray(rgb), "PNG", compress_level=0)
+    assert len(blob) <= 1.05 * len(default) and len(blob) < 0.6 * len(stored)
+
+
 def test_collect_sources_recursive_natural_order(tmp_path, crop):
     for rel in ["ch/p10.png", "ch/p2.png", "ch/sub/p1.png", "ch/notes.txt", "ch/.hidden.png"]:
         f = tmp_path / rel

@@ -34,7 +34,6 @@ into the repository. ``benchmarks/gpu_check.py`` reuses these functions on CUDA.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -75,6 +74,7 @@ def validation_images(n: int, shared: Path = SHARED, max_side: int = 768) -> lis
     import cv2
 
     from mangacolor.core.imageio import read_page
+    from mangacolor.core.resize import shrink_to
 
     split = json.loads((REPO / "resources" / "starter_split.json").read_text())["validation_files"]
     out = []
@@ -84,10 +84,7 @@ def validation_images(n: int, shared: Path = SHARED, max_side: int = 768) -> lis
         path = shared / "color" / rel
         if not path.is_file():
             continue
-        rgb = read_page(path).rgb
-        s = max_side / max(rgb.shape[:2])
-        if s < 1:
-            rgb = cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)), interpolation=cv2.INTER_AREA)
+        rgb = shrink_to(read_page(path).rgb, max_side)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         out.append((rel, np.repeat(gray[..., None], 3, axis=2)))
     return out

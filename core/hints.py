@@ -38,12 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .fileutil import atomic_write_bytes
+from .resize import shrink_to
 
 __all__ = ["HINT_FILE_VERSION", "GLOBAL_HINT_DIM", "HintError", "PointHint", "FillHint", "Hints", "load_hints",
            "save_hints", "hints_for_page", "point_hint_maps", "global_hint", "global_hint_from_ab",
@@ -339,11 +339,7 @@ def global_hint(image: Union[str, Path, np.ndarray], short_side: int = 128) -> n
             rgb = read_page(Path(image)).rgb
         except PageReadError as e:
             raise HintError(f"reference {e}") from None
-    h, w = rgb.shape[:2]
-    s = min(1.0, short_side / max(1, min(h, w)))
-    if s < 1.0:
-        rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    lab = srgb_to_lab(rgb)
+    lab = srgb_to_lab(shrink_to(rgb, short_side, by="short"))
     if float(np.sqrt((lab[..., 1:] ** 2).sum(-1)).mean()) < 2.0:
         raise HintError(f"{name}: the reference image is gray; a reference must be a color image")
     return global_hint_from_ab(lab[..., 1:], lab[..., 0])

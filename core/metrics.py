@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-__all__ = ["psnr", "ssim", "colorfulness", "image_scores", "aggregate", "PSNR_CAP"]
+__all__ = ["psnr", "ssim", "colorfulness", "image_scores", "gray_scores", "aggregate", "PSNR_CAP"]
 
 #: PSNR of identical images is infinite; scores are capped here so that means stay finite (dB).
 PSNR_CAP = 100.0
@@ -70,11 +70,25 @@ def image_scores(out: np.ndarray, gt: np.ndarray, lightness: Optional[np.ndarray
     row = {"psnr_out": min(psnr(out, gt), PSNR_CAP), "ssim_out": ssim(out, gt),
            "cf_out": colorfulness(out), "cf_gt": colorfulness(gt)}
     if lightness is not None:
-        from .color import combine_lab  # cv2, torch, tqdm: loaded on first use (start-up)
-
-        gray = combine_lab(np.asarray(lightness, np.float32), np.zeros(np.shape(lightness) + (2,), np.float32))
-        row.update(psnr_gray=min(psnr(gray, gt), PSNR_CAP), ssim_gray=ssim(gray, gt))
+        row.update(gray_scores(lightness, gt))
     return row
+
+
+def gray_scores(lightness: np.ndarray, gt: np.ndarray) -> dict:
+    """Scores of the gray input (the given L*, no chroma) against the ground truth: the baseline
+    every colorization is measured against.
+
+    Args:
+        lightness: float32 (H, W) L* [0, 100] of the ground truth.
+        gt: (H, W, 3) sRGB ground truth (uint8 or float [0, 1]).
+
+    Returns:
+        ``psnr_gray`` (dB, capped at :data:`PSNR_CAP`) and ``ssim_gray``.
+    """
+    from .color import combine_lab  # cv2, torch, tqdm: loaded on first use (start-up)
+
+    gray = combine_lab(np.asarray(lightness, np.float32), np.zeros(np.shape(lightness) + (2,), np.float32))
+    return {"psnr_gray": min(psnr(gray, gt), PSNR_CAP), "ssim_gray": ssim(gray, gt)}
 
 
 def aggregate(rows: Sequence[dict], group_key: str = "group") -> dict:

@@ -3,8 +3,9 @@
     python scripts/install_starter.py CHECKPOINT --sweep SWEEP.json [--sweep-command "..."] [--extra-card FILE]
 
 The decoding (annealed-mean temperature and, for ``koalarization_unet``, the decoding-time prior
-correction lambda) is chosen from a validation sweep written by ``scripts/evaluate_model.py
---temperatures ... --rebalance ... --json SWEEP.json`` by that script's written rule (the highest
+correction lambda and the chroma gain) is chosen from a validation sweep written by
+``scripts/evaluate_model.py --temperatures ... --rebalance ... --gains ... --json SWEEP.json`` by
+that script's written rule (the highest
 PSNR among the settings with colorfulness ratio >= 0.7; :func:`evaluate_model.choose_setting`).
 The weights are stored in float16 (half the size; loaded back as float32), the model card keeps
 the checkpoint's own training record and gets the chosen decoding, the validation numbers and
@@ -59,10 +60,12 @@ def main(argv=None) -> int:
     results = em.read_sweep(args.sweep)
     chosen = em.choose_setting(results, args.min_colorfulness)
     em.set_decoding(model, chosen)
+    def values(i: int) -> str:
+        return " ".join(sorted({f"{k[i]:g}" for k in results}, key=float, reverse=True))
+
     command = args.sweep_command or (
         "python scripts/evaluate_model.py resources/starter_model.safetensors --manga --temperatures "
-        + " ".join(sorted({f"{t:g}" for t, _ in results}, key=float, reverse=True)) + " --rebalance "
-        + " ".join(sorted({f"{lam:g}" for _, lam in results}, key=float, reverse=True)))
+        + values(0) + " --rebalance " + values(1) + " --gains " + values(2))
     keep = {k: v for k, v in card.items() if k != "metrics"}  # measured again below
     keep["description"] = args.description or keep.get("description", "mangacolor starter model")
     keep["render_size"] = card.get("render_size", 512)
@@ -77,7 +80,7 @@ def main(argv=None) -> int:
         keep.update(json.loads(args.extra_card.read_text()))
     path = save_checkpoint(model, args.out, keep, half=True)
     v = keep["metrics"]["validation"]
-    print(f"{path}: T {chosen[0]:g}, lambda {chosen[1]:g}: PSNR {v['psnr_output_db']} dB vs gray {v['psnr_gray_db']} dB, "
+    print(f"{path}: {em.setting_key(chosen)}: PSNR {v['psnr_output_db']} dB vs gray {v['psnr_gray_db']} dB, "
           f"colorfulness ratio {v['colorfulness_ratio']}; {path.stat().st_size / 2**20:.1f} MB")
     return 0
 

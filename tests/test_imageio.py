@@ -88,6 +88,22 @@ def test_png_output_is_lossless_and_no_larger_than_pillows_default(bw_pages):
     assert len(blob) <= 1.05 * len(default) and len(blob) < 0.6 * len(stored)
 
 
+def test_shrink_to_bounds_the_long_or_short_side_and_never_enlarges(bw_pages):
+    from mangacolor.core.resize import shrink_to
+
+    page = read_page(bw_pages[0]).rgb  # 1414 x 2000
+    h, w = page.shape[:2]
+    long_ = shrink_to(page, 500)
+    assert max(long_.shape[:2]) == 500 and long_.dtype == np.uint8 and long_.shape[2] == 3
+    assert abs(long_.shape[1] / long_.shape[0] - w / h) < 0.01
+    short = shrink_to(page[..., 0].astype(np.float32), 500, by="short")
+    assert min(short.shape) == 500 and short.dtype == np.float32
+    assert abs(float(short.mean()) - float(page[..., 0].mean())) < 2.0  # an area average, not a subsample
+    assert shrink_to(page, 4000) is page
+    with pytest.raises(ValueError, match="by must be"):
+        shrink_to(page, 500, by="width")
+
+
 def test_collect_sources_recursive_natural_order(tmp_path, crop):
     for rel in ["ch/p10.png", "ch/p2.png", "ch/sub/p1.png", "ch/notes.txt", "ch/.hidden.png"]:
         f = tmp_path / rel

@@ -158,6 +158,22 @@ def test_unet_decoding_time_rebalancing_favours_rare_colors():
     assert plain < 0 and rebalanced < plain - 5.0  # bluer, not just another hue
 
 
+def test_unet_decoding_gain_scales_chroma_and_keeps_hue():
+    torch.manual_seed(0)
+    m = build_model(UNET_CONFIG).eval()
+    logits = torch.randn(1, 313, 4, 4) * 3.0
+    plain = m.decode_logits(logits, (4, 4))
+    m.decode_gain = 1.1
+    gained = m.decode_logits(logits, (4, 4))
+    assert torch.allclose(gained, plain * 1.1, atol=1e-4)  # same hue, 10 % more chroma
+    far = torch.full((1, 313, 4, 4), -30.0)
+    far[:, 312] = 30.0  # all mass on the last bin (a* 100, b* 0)
+    m.decode_gain = 1.5
+    assert m.decode_logits(far, (4, 4)).max() <= 127.0 + 1e-4
+    with pytest.raises(ValueError, match="decode_gain"):
+        build_model({**UNET_CONFIG, "decode_gain": 0.0})
+
+
 def test_unet_refuses_an_unfrozen_extractor():
     with pytest.raises(ValueError, match="frozen"):
         build_model({**UNET_CONFIG, "freeze_extractor": False})

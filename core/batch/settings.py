@@ -65,15 +65,10 @@ def colored_fraction(rgb: np.ndarray, chroma_min: float = 12.0, tint_max: float 
     Returns:
         float in [0, 1].
     """
-    import cv2
-
     from ..color import srgb_to_lab  # cv2, skimage, torch, tqdm: loaded on first use (start-up)
+    from ..resize import shrink_to
 
-    h, w = rgb.shape[:2]
-    scale = size / min(h, w)
-    if scale < 1:
-        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    ab = srgb_to_lab(rgb)[..., 1:].reshape(-1, 2)
+    ab = srgb_to_lab(shrink_to(rgb, size, by="short"))[..., 1:].reshape(-1, 2)
     med = np.median(ab, axis=0)
     if float(np.hypot(med[0], med[1])) <= tint_max:
         ab = ab - med

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-import cv2
 import numpy as np
 
 from ..color import srgb_to_lab
 from ..fileutil import natural_key
 from ..imageio import read_page
 from ..pipeline import combine_lab
+from ..resize import shrink_to
 from ..training.augment import manga_look
 from ..training.data import is_near_gray
+from ..training.split import evenly_spaced
 from .config import ExperimentConfig, ExperimentError
 
 log = logging.getLogger(__name__)
@@ -85,20 +86,6 @@ class EvalSet:
     sheet: list
 
 
-def _spread_idx(n: int, k: int) -> list:
-    if k <= 0 or n <= k:
-        return list(range(n))
-    return sorted(set(np.linspace(0, n - 1, k).round().astype(int).tolist()))
-
-
-def _shrink(img: np.ndarray, max_side: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    if max(h, w) <= max_side:
-        return img
-    s = max_side / max(h, w)
-    return cv2.resize(img, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
-
-
 def prepare_eval_set(val_paths: list, evaluation: dict, seed: int = 0, manga: float = 1.0,
                      pages_dir: Optional[Path] = None, root: Optional[Path] = None) -> EvalSet:
     """Decode and prepare the validation images and manga pages (see :class:`EvalSet`).
@@ -114,13 +101,13 @@ def prepare_eval_set(val_paths: list, evaluation: dict, seed: int = 0, manga: fl
     Raises:
         ExperimentError: no readable validation image.
     """
-    from ..metrics import psnr, ssim  # scipy: loaded on first use (start-up)
+    from ..metrics import gray_scores  # scipy: loaded on first use (start-up)
 
-    pick = [val_paths[i] for i in _spread_idx(len(val_paths), int(evaluation["images"]))]
+    pick = evenly_spaced(list(val_paths), int(evaluation["images"]))
     files, gt, Ls, Lins, gp, gs = [], [], [], [], [], []
     for i, p in enumerate(pick):
         try:
-            rgb = _shrink(read_page(p).rgb, int(evaluation["max_side"]))
+            rgb = shrink_to(read_page(p).rgb, int(evaluation["max_side"]))
         except Exception as e:  # noqa: BLE001 - unreadable image: skip, but say so
             log.warning("evaluation: skipping %s (%s)", p, e)
             continue
@@ -128,7 +115,6 @@ def prepare_eval_set(val_paths: list, evaluation: dict, seed: int = 0, manga: fl
             continue
         L = srgb_to_lab(rgb)[..., 0]
         L_in = manga_look(L, np.random.default_rng(seed + i), manga) if manga > 0 else L
-        gray = combine_lab(L, np.zeros(L.shape + (2,), np.float32))
         try:
             rel = Path(p).relative_to(root) if root else Path(p)
         except ValueError:
@@ -137,8 +123,9 @@ def prepare_eval_set(val_paths: list, evaluation: dict, seed: int = 0, manga: fl
         gt.append(rgb)
         Ls.append(L)
         Lins.append(L_in.astype(np.float32))
-        gp.append(min(psnr(gray, rgb), 100.0))
-        gs.append(ssim(gray, rgb))
+        g = gray_scores(L, rgb)
+        gp.append(g["psnr_gray"])
+        gs.append(g["ssim_gray"])
     if not files:
         raise ExperimentError("no usable validation image for the evaluation")
     pages, timing = [], None
@@ -151,10 +138,10 @@ def prepare_eval_set(val_paths: list, evaluation: dict, seed: int = 0, manga: fl
                 timing = page
                 tmax = int(evaluation.get("timing_max_side") or 0)
                 if tmax and max(page.rgb.shape[:2]) > tmax:  # small pages for quick checks
-                    timing = dataclasses.replace(page, rgb=_shrink(page.rgb, tmax))
-            pages.append((q.name, _shrink(page.gray, int(evaluation["page_max_side"]))))
+                    timing = dataclasses.replace(page, rgb=shrink_to(page.rgb, tmax))
+            pages.append((q.name, shrink_to(page.gray, int(evaluation["page_max_side"]))))
     # the contact sheet is published: it may be limited to folders whose licenses allow derivatives
     allowed = evaluation.get("sheet_folders")
     eligible = [i for i, f in enumerate(files) if not allowed or Path(f).parts[0] in allowed]
-    sheet = [eligible[j] for j in _spread_idx(len(eligible), int(evaluation["sheet_images"]))]
+    sheet = evenly_spaced(eligible, int(evaluation["sheet_images"]))
     return EvalSet(files, gt, Ls, Lins, gp, gs, pages, timing, sheet)

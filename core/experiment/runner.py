@@ -21,11 +21,12 @@ from ..model_manager import ModelLoadError, ModelManager, ModelSpec
 from ..models import build_model
 from ..models.autoencoder import AutoencoderError, extractor_name, read_encoder_info
 from ..pipeline import combine_lab
+from ..resize import shrink_to
 from ..progress import Message, Progress
 from ..training.config import ConfigError, TrainConfig
 from ..training.state import STATE_FILE
 from .config import RESULT_FILE, ExperimentConfig, ExperimentError
-from .evalset import EvalSet, _link_files, _shrink, prepare_eval_set
+from .evalset import EvalSet, _link_files, prepare_eval_set
 from .evaluate import evaluate_model
 from .report import _arch_text, choose_default, format_sweep, format_table
 from .sheet import contact_sheet
@@ -82,7 +83,7 @@ def _save_images(folder: Path, images: dict) -> None:
     for i, img in enumerate(images["sheet"]):
         write_image(folder / f"sheet_{i}.png", img, "png")
     for i, img in enumerate(images["pages"]):
-        write_image(folder / f"page_{i}.png", _shrink(img, 512), "png")
+        write_image(folder / f"page_{i}.png", shrink_to(img, 512), "png")
 
 
 def _load_images(folder: Path) -> dict:

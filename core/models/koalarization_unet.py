@@ -24,6 +24,10 @@ data: the model keeps that prior (``ab_prior``, 313 probabilities, set by the tr
 of Zhang et al. (eq. 4) for ``decode_rebalance`` = lambda (1.0 = no correction). A network
 trained with the plain cross entropy and decoded with lambda < 1 behaves like one trained with
 rebalancing, so how colourful the output is can be chosen on the validation split after training.
+``decode_gain`` then scales the decoded a*b* (chroma x gain, hue kept; 1.0 = none): under the
+network's own distribution, the expected squared error of moving the mean prediction grows
+with the move alone, so a uniform gain is the cheapest way to buy back the saturation that the
+mean of an uncertain distribution loses (the starter's sweep: docs/model_zoo.md).
 
 With ``hints=True`` the network also takes **color hints** (Zhang et al. 2017, "Real-Time
 User-Guided Image Colorization with Learned Deep Priors", section 3; :mod:`mangacolor.core.hints`):
@@ -107,11 +111,13 @@ class KoalarizationUNet(ColorizationModel):
         head: ``"classification"`` (313 a*b* bins) or ``"regression"``.
         temperature: annealed-mean temperature (Zhang et al. 2016 use 0.38).
         decode_rebalance: lambda of the decoding-time prior correction (1.0 = none).
+        decode_gain: chroma gain of the decoded a*b* (1.0 = none), results clipped to
+            [-127, 127].
         hints: take local and global color hints (see the module docstring).
 
     Raises:
-        ValueError: unknown head or embedding, an unfrozen extractor, or an extractor without a
-            four-level pyramid.
+        ValueError: unknown head or embedding, a gain that is not positive, an unfrozen extractor,
+            or an extractor without a four-level pyramid.
     """
 
     stride = 32
@@ -120,7 +126,8 @@ class KoalarizationUNet(ColorizationModel):
                  pretrained: bool = False, extractor_kwargs: Optional[dict] = None, embedding: str = "prelogits",
                  extractor_size: int = 224, freeze_extractor: bool = True, bottleneck: int = 256,
                  decoder_channels: Sequence[int] = (192, 128, 64), head: str = "classification",
-                 temperature: float = 0.38, decode_rebalance: float = 1.0, hints: bool = False):
+                 temperature: float = 0.38, decode_rebalance: float = 1.0, decode_gain: float = 1.0,
+                 hints: bool = False):
         super().__init__()
 
         if head not in ("regression", "classification"):
@@ -130,6 +137,9 @@ class KoalarizationUNet(ColorizationModel):
         self.head = head
         self.temperature = float(temperature)
         self.decode_rebalance = float(decode_rebalance)
+        self.decode_gain = float(decode_gain)
+        if self.decode_gain <= 0:
+            raise ValueError(f"decode_gain must be positive, not {decode_gain}")
         self.freeze_extractor = True
         self.extractor_size = int(extractor_size)
         self.embedding_kind = embedding
@@ -295,7 +305,8 @@ class KoalarizationUNet(ColorizationModel):
         return self._features(lightness, embedding, hints, global_hint, encoded)
 
     def decode_logits(self, logits: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-        """a*b* from class logits: annealed mean with the prior correction, upsampled to ``size``.
+        """a*b* from class logits: annealed mean with the prior correction and the chroma gain,
+        upsampled to ``size``.
 
         Args:
             logits: float (B, 313, h, w).
@@ -309,6 +320,8 @@ class KoalarizationUNet(ColorizationModel):
             w = rebalance_weights_t(self.ab_prior.float(), self.decode_rebalance)
             z = z + torch.log(w)[None, :, None, None]  # log(w p): what rebalanced training predicts
         ab = annealed_mean(z, self.ab_bins, self.temperature)
+        if self.decode_gain != 1.0:
+            ab = (ab * self.decode_gain).clamp(-AB_SCALE, AB_SCALE)
         return F.interpolate(ab, size=tuple(size), mode="bilinear", align_corners=False)
 
     def forward(self, lightness: torch.Tensor, embedding: Optional[torch.Tensor] = None,

@@ -28,6 +28,7 @@ from ..color import chroma, srgb_to_lab
 from ..progress import Progress
 from ..imageio import PageReadError, read_page
 from ..fileutil import natural_key
+from ..resize import shrink_to
 from .augment import manga_look
 
 __all__ = ["TRAIN_SUFFIXES", "find_images", "group_key", "split_by_group", "is_near_gray",
@@ -124,9 +125,7 @@ def load_color_images(paths: Sequence[Path], max_side: int = 512, min_side: int 
         if min(h, w) < min_side:
             counts["too_small"] += 1
             continue
-        if min(h, w) > max_side:
-            s = max_side / min(h, w)
-            rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        rgb = shrink_to(rgb, max_side, by="short")
         if is_near_gray(rgb):
             counts["near_gray"] += 1
             continue
@@ -292,8 +291,4 @@ class LazyImages(Sequence):
         except PageReadError as e:
             log.warning("%s", e)
             return np.full((self.max_side, self.max_side, 3), 255, np.uint8)
-        h, w = rgb.shape[:2]
-        if min(h, w) > self.max_side:
-            s = self.max_side / min(h, w)
-            rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-        return rgb
+        return shrink_to(rgb, self.max_side, by="short")

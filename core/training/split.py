@@ -53,8 +53,8 @@ def _split_key(path: Path, root: Path, by: str) -> str:
     return group_key(path, root)
 
 
-def _spread(items: list, n: int) -> list:
-    """``n`` items evenly spaced over ``items`` (all of them when n >= len)."""
+def evenly_spaced(items: list, n: int) -> list:
+    """``n`` items evenly spaced over ``items`` in their order (all of them when n <= 0 or n >= len)."""
     if n <= 0 or len(items) <= n:
         return list(items)
     idx = np.linspace(0, len(items) - 1, n).round().astype(int)
@@ -136,7 +136,7 @@ def prepare_data(cfg: TrainConfig, progress: Optional[Progress] = None) -> DataS
     else:
         train_images, train_kept, tc = load_color_images(train_files, max_side=max_side, min_side=cfg.min_image_side,
                                                           progress=progress)
-    val_pick = _spread(sorted(val_files, key=lambda p: natural_key(p.as_posix())), cfg.val_max_images)
+    val_pick = evenly_spaced(sorted(val_files, key=lambda p: natural_key(p.as_posix())), cfg.val_max_images)
     val_images, val_kept, vc = load_color_images(val_pick, max_side=cfg.val_size, min_side=cfg.min_image_side)
     summary = {
         "folders": [str(r) for r in roots],

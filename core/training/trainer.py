@@ -68,7 +68,7 @@ from .events import TrainError, TrainEvent  # noqa: F401
 from .losses import compute_loss, lr_factor  # noqa: F401
 from .preview import preview_grid  # noqa: F401
 from .run_files import RunFiles
-from .split import DataSplit, _spread, prepare_data  # noqa: F401
+from .split import DataSplit, evenly_spaced, prepare_data  # noqa: F401
 from .state import STATE_FILE, StateError, load_state
 from .validation import Validation
 
@@ -270,7 +270,7 @@ class Trainer(RunFiles, Validation):
     def _ab_prior_weights(self) -> torch.Tensor:
         images = self.data.train_images
         # at most 2000 images (large sets)
-        prior = zhang.image_ab_prior(images[k] for k in _spread(list(range(len(images))), 2000))
+        prior = zhang.image_ab_prior(images[k] for k in evenly_spaced(list(range(len(images))), 2000))
         self.ab_prior = prior
         if self._resume_info is None and isinstance(getattr(self.model, "ab_prior", None), torch.Tensor):
             # the model keeps the prior of its training data for its decoding-time correction

@@ -17,7 +17,7 @@ from .build import decode_logits
 from .events import TrainEvent
 from .losses import compute_loss
 from .preview import _gray_rgb, preview_grid
-from .split import _spread
+from .split import evenly_spaced
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class Validation:
         use_logits = c.loss == "classification"
         losses, scores, rows = [], [], []
         n = len(self.val_ds)
-        shown = set(_spread(list(range(n)), c.preview_count))  # fixed pages, spread over the set
+        shown = set(evenly_spaced(list(range(n)), c.preview_count))  # fixed pages, spread over the set
         bs = max(1, min(8, c.batch_size))
         for start in range(0, n, bs):
             items = [self.val_ds[i] for i in range(start, min(n, start + bs))]

@@ -335,19 +335,14 @@ class ReferenceJob(Job):
         self.path, self.side = Path(path), int(side)
 
     def run(self, ctx: JobContext) -> None:
-        import cv2
-
         from mangacolor.core.hints import HintError
         from mangacolor.core.imageio import PageReadError, read_page
+        from mangacolor.core.resize import shrink_to
 
         out = ReferenceOutcome(self.path)
         try:
             ctx.reference_hint(self.path)
-            rgb = read_page(self.path).rgb
-            h, w = rgb.shape[:2]
-            s = min(1.0, self.side / max(h, w))
-            out.thumbnail = np.ascontiguousarray(cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))),
-                                                            interpolation=cv2.INTER_AREA) if s < 1 else rgb)
+            out.thumbnail = np.ascontiguousarray(shrink_to(read_page(self.path).rgb, self.side))
         except (HintError, PageReadError) as e:
             out.error = one_line(e)
         ctx.emit(out)

@@ -17,8 +17,9 @@ def sauvola_threshold(gray: np.ndarray, window_size: int = 25, k: float = 0.2) -
     ``T = m * (1 + k * (s / R - 1))`` with m and s the mean and standard deviation over a
     ``window_size`` square (borders mirrored without repeating the edge) and R = 127.5, half the
     uint8 range: the formula and border of ``skimage.filters.threshold_sauvola``, computed with
-    OpenCV box filters in float64, which gives the same thresholds (within 1e-10) about 4x
-    faster than scikit-image's integral images on a 1414 x 2000 page.
+    OpenCV box filters (``boxFilter``, ``sqrBoxFilter``) from the uint8 page into float64, which
+    gives the same thresholds (within 1e-10) about 6x faster than scikit-image's integral images
+    on a 1414 x 2000 page.
 
     Args:
         gray: uint8 (H, W) page.
@@ -33,10 +34,9 @@ def sauvola_threshold(gray: np.ndarray, window_size: int = 25, k: float = 0.2) -
     """
     if window_size < 3 or window_size % 2 == 0:
         raise ValueError(f"Sauvola window must be odd and at least 3 px, got {window_size}")
-    x = gray.astype(np.float64)
     box = (int(window_size), int(window_size))
-    mean = cv2.boxFilter(x, -1, box, borderType=cv2.BORDER_REFLECT_101)
-    mean_sq = cv2.boxFilter(x * x, -1, box, borderType=cv2.BORDER_REFLECT_101)
+    mean = cv2.boxFilter(gray, cv2.CV_64F, box, borderType=cv2.BORDER_REFLECT_101)
+    mean_sq = cv2.sqrBoxFilter(gray, cv2.CV_64F, box, borderType=cv2.BORDER_REFLECT_101)
     std = np.sqrt(np.clip(mean_sq - mean * mean, 0.0, None))
     return mean * (1.0 + k * (std / 127.5 - 1.0))
 
@@ -140,18 +140,21 @@ def ink_alpha(gray: np.ndarray, params: Optional[OverspillParams] = None, ink: O
         return np.zeros(gray.shape, np.float32)
     g_ink = float(np.percentile(gray[ink], p.ink_percentile))
     r = max(1, int(line_radius))
-    g_bg = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, disk(r).astype(np.uint8),
-                            borderType=cv2.BORDER_REPLICATE).astype(np.float32)
-    g = gray.astype(np.float32)
-    span = g_bg - g_ink
-    contrast = np.where(span > 8.0, np.clip((g_bg - g) / np.maximum(span, 1e-3), 0.0, 1.0), 0.0)
+    g_bg = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, disk(r).astype(np.uint8), borderType=cv2.BORDER_REPLICATE)
+    # only the ink and its soft band get a nonzero alpha: compute there alone (a seventh of a page)
+    near = ink
+    if int(p.soft_band) > 0:
+        near = cv2.dilate(ink.view(np.uint8), disk(int(p.soft_band)).astype(np.uint8)).view(bool)
+    idx = np.flatnonzero(near)
+    g = gray.ravel()[idx].astype(np.float32)
+    bg = g_bg.ravel()[idx].astype(np.float32)
+    span = bg - g_ink
+    contrast = np.where(span > 8.0, np.clip((bg - g) / np.maximum(span, 1e-3), 0.0, 1.0), 0.0)
     g_lo, g_hi = g_ink + lo * (255.0 - g_ink), g_ink + hi * (255.0 - g_ink)
     dark = np.clip((g_hi - g) / max(g_hi - g_lo, 1e-3), 0.0, 1.0)
     on_ink = np.maximum(np.minimum(1.0, float(contrast_gain) * contrast), dark)
-    alpha = np.where(ink, on_ink, 0.0).astype(np.float32)
-    if int(p.soft_band) > 0:
-        band = cv2.dilate(ink.astype(np.uint8), disk(int(p.soft_band)).astype(np.uint8)).astype(bool) & ~ink
-        alpha[band] = contrast[band]
+    alpha = np.zeros(gray.shape, np.float32)
+    alpha.ravel()[idx] = np.where(ink.ravel()[idx], on_ink, contrast)
     return alpha
 
 
@@ -190,4 +193,4 @@ def neutralize_ink(lightness: np.ndarray, ab: np.ndarray, gray: Optional[np.ndar
     alpha = np.asarray(alpha, dtype=np.float32)
     if alpha.shape != lightness.shape:
         raise ValueError(f"ink alpha {alpha.shape[::-1]} and L* {lightness.shape[::-1]} differ in size")
-    return (ab * (1.0 - alpha)[..., None]).astype(np.float32)
+    return (ab * (1.0 - alpha)[..., None]).astype(np.float32, copy=False)

@@ -107,8 +107,8 @@ def build_training_model(cfg: TrainConfig, progress: Optional[Progress] = None) 
                          " (from the Hugging Face hub)"))
         else:
             source = "random initialization (from scratch)"
-            if cfg.backbone in _tflite_kwargs():  # the same layer arithmetic as the pretrained twin
-                kwargs = dict(_tflite_kwargs()[cfg.backbone])
+            if cfg.backbone in TIMM_KWARGS:  # the same layer arithmetic as the pretrained twin
+                kwargs = dict(TIMM_KWARGS[cfg.backbone])
         if kwargs:
             arch["extractor_kwargs"] = kwargs
         try:
@@ -131,10 +131,6 @@ def build_training_model(cfg: TrainConfig, progress: Optional[Progress] = None) 
             p.requires_grad_(not model.freeze_extractor)
         model.config = {**model.config, "freeze_extractor": model.freeze_extractor}
     return model, card, prov
-
-
-def _tflite_kwargs() -> dict:
-    return TIMM_KWARGS
 
 
 def _backbone_note(weights: Path) -> dict:

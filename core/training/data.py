@@ -82,9 +82,15 @@ def split_by_group(paths: Sequence[Path], val_fraction: float = 0.1, root: Optio
     """
     train, val = [], []
     for p in paths:
-        h = hashlib.sha1(f"{seed}:{group_key(p, root)}".encode()).digest()
-        (val if int.from_bytes(h[:4], "little") / 2**32 < val_fraction else train).append(p)
+        (val if group_hash01(seed, group_key(p, root)) < val_fraction else train).append(p)
     return train, val
+
+
+def group_hash01(seed: int, key: str) -> float:
+    """The split's hash of a group key: a number in [0, 1) from SHA-1 of ``"seed:key"`` (its first
+    4 bytes, little-endian); a group goes to validation when it is below the validation fraction."""
+    h = hashlib.sha1(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(h[:4], "little") / 2**32
 
 
 def is_near_gray(rgb: np.ndarray, threshold: float = NEAR_GRAY_CHROMA) -> bool:

@@ -83,7 +83,7 @@ class RunFiles:
             "config": self.config.to_dict(),
             "history": self.history, "baseline": self.baseline,
             "best": {"value": self.best_value, "step": self.best_step},
-            "elapsed_seconds": self._elapsed(), "training_seconds": self._elapsed(), "finished": finished,
+            "training_seconds": self._elapsed(), "finished": finished,
             "recent_losses": [float(v) for v in self._losses[-self._loss_window():]],
             "data": {"train": len(self.data.train_paths), "validation": len(self.data.val_paths),
                      "fingerprint": self.data_fingerprint},

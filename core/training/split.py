@@ -3,7 +3,6 @@ validation by source group or folder (or an explicit validation folder), per-fol
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -16,7 +15,7 @@ import numpy as np
 
 from ..fileutil import natural_key
 from .config import TrainConfig
-from .data import LazyImages, find_images, group_key, load_color_images, scan_color_images
+from .data import LazyImages, find_images, group_hash01, group_key, load_color_images, scan_color_images
 
 from ..progress import Progress
 from .events import TrainError
@@ -39,12 +38,6 @@ class DataSplit:
     train_images: list
     val_images: list
     summary: dict
-
-
-def _hash01(seed: int, key: str) -> float:
-    # the same hash as data.split_by_group, so a single data root splits exactly like it
-    h = hashlib.sha1(f"{seed}:{key}".encode()).digest()
-    return int.from_bytes(h[:4], "little") / 2**32
 
 
 def _split_key(path: Path, root: Path, by: str) -> str:
@@ -103,7 +96,7 @@ def prepare_data(cfg: TrainConfig, progress: Optional[Progress] = None) -> DataS
         rule = f"explicit validation folder {vroot}"
     else:
         keys = [_split_key(f, common, cfg.split) for f in through]
-        scores = {k: _hash01(cfg.seed, k) for k in set(keys)}
+        scores = {k: group_hash01(cfg.seed, k) for k in set(keys)}
         val_keys = {k for k, s in scores.items() if s < cfg.val_fraction}
         if len(scores) < 2:
             _, _, counts = load_color_images(listed, max_side=64, min_side=cfg.min_image_side)

@@ -113,8 +113,11 @@ def save_checkpoint(model: ColorizationModel, path: Union[str, Path], card: Opti
 
 def _ab_scaling(model: ColorizationModel) -> str:
     if getattr(model, "head", "regression") == "classification":
+        lam, gain = getattr(model, "decode_rebalance", 1.0), getattr(model, "decode_gain", 1.0)
         return (f"annealed mean of softmax(logits / {model.temperature:g}) over the 313 a*b* "
-                "bins of Zhang et al. 2016")
+                "bins of Zhang et al. 2016"
+                + (f", logits corrected for the training prior (lambda {lam:g})" if lam < 1.0 else "")
+                + (f", chroma x {gain:g}" if gain != 1.0 else ""))
     return "tanh * 127"
 
 

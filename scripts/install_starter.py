@@ -5,8 +5,8 @@
 The decoding (annealed-mean temperature and, for ``koalarization_unet``, the decoding-time prior
 correction lambda and the chroma gain) is chosen from a validation sweep written by
 ``scripts/evaluate_model.py --temperatures ... --rebalance ... --gains ... --json SWEEP.json`` by
-that script's written rule (the highest
-PSNR among the settings with colorfulness ratio >= 0.7; :func:`evaluate_model.choose_setting`).
+that script's written rule (the highest PSNR among the settings with colorfulness ratio >= 0.7;
+:func:`evaluate_model.choose_setting`).
 The weights are stored in float16 (half the size; loaded back as float32), the model card keeps
 the checkpoint's own training record and gets the chosen decoding, the validation numbers and
 the whole sweep, the split, the sources and licenses of the data and of the pretrained weights,

@@ -95,11 +95,7 @@ def group_hash01(seed: int, key: str) -> float:
 
 def is_near_gray(rgb: np.ndarray, threshold: float = NEAR_GRAY_CHROMA) -> bool:
     """True when the 95th percentile of the chroma of ``rgb`` (uint8 (H, W, 3)) is under ``threshold``."""
-    small = rgb
-    if max(rgb.shape[:2]) > 256:
-        s = 256 / max(rgb.shape[:2])
-        small = cv2.resize(rgb, (max(1, int(rgb.shape[1] * s)), max(1, int(rgb.shape[0] * s))), interpolation=cv2.INTER_AREA)
-    return float(np.percentile(chroma(srgb_to_lab(small)[..., 1:]), 95)) < threshold
+    return float(np.percentile(chroma(srgb_to_lab(shrink_to(rgb, 256))[..., 1:]), 95)) < threshold
 
 
 def load_color_images(paths: Sequence[Path], max_side: int = 512, min_side: int = 64,

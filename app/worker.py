@@ -41,8 +41,9 @@ from PySide6.QtGui import QImage
 from .qt_images import display_image  # noqa: F401 (the worker's jobs make display-ready images)
 
 from mangacolor.core.imageio import Page, PageSource
+from mangacolor.core.errors import one_line  # noqa: F401 (the app's jobs import it from here)
 from mangacolor.core.model_manager import (ModelLoadError, ModelManager, ModelRefused, ModelSpec,  # noqa: F401
-                                           is_cuda_error, job_error_message, one_line)
+                                           is_cuda_error, job_error_message)
 from mangacolor.core.progress import Cancelled, Progress
 
 if TYPE_CHECKING:  # torch is imported by the worker thread on its first job, so the window opens at once

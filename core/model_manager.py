@@ -24,22 +24,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
+from .errors import one_line
 from .paths import STARTER_NAME
 
 if TYPE_CHECKING:  # torch and the pipeline load with the first model, so importing this is fast
     from .pipeline import Colorizer
 
-__all__ = ["ModelSpec", "ModelManager", "ModelLoadError", "ModelRefused", "is_cuda_error", "one_line",
-           "job_error_message"]
+__all__ = ["ModelSpec", "ModelManager", "ModelLoadError", "ModelRefused", "is_cuda_error", "job_error_message"]
 
 log = logging.getLogger(__name__)
-
-
-def one_line(err: BaseException) -> str:
-    """A one-line description of an exception (its first message line, else its type name)."""
-    text = str(err).strip()
-    first = text.splitlines()[0].strip() if text else ""
-    return first or type(err).__name__
 
 
 def is_cuda_error(err: BaseException) -> bool:

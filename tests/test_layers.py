@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: ``__init__`` is the package itself). A module may import modules of its own layer (without a
 #: cycle) and of the layers below it, never of a layer above.
 LAYERS = [
-    ("foundation", ["__init__", "paths", "fileutil", "progress", "color", "device", "metrics", "pagefile", "resize",
+    ("foundation", ["__init__", "errors", "paths", "fileutil", "progress", "color", "device", "metrics", "pagefile", "resize",
                     "comicinfo", "tflite_import", "models.registry", "models.ab_bins"]),
     ("files", ["applog", "settings", "archive", "imageio"]),
     ("models", ["models", "models.*", "backbones"]),

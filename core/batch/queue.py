@@ -22,7 +22,7 @@ from typing import Iterable, Optional, Sequence, Union
 from ..archive import ArchiveError
 from ..fileutil import atomic_write_bytes, free_name
 from ..imageio import ARCHIVE_SUFFIXES, IMAGE_SUFFIXES, collect_sources
-from ..model_manager import one_line
+from ..errors import one_line
 from ..paths import config_dir
 from .settings import JOURNAL_NAME, BatchError, BatchSettings
 

@@ -175,13 +175,14 @@ class JobContext:
         """
         return self._worker.hint_cache().session(self.colorizer(), key, source, int(render_size), page)
 
-    def reference_hint(self, path: Union[str, Path]) -> np.ndarray:
-        """The global hint, float32 (314,), of a reference image (cached by path, size and time).
+    def reference_hint(self, path: Union[str, Path], rgb: Optional[np.ndarray] = None) -> np.ndarray:
+        """The global hint, float32 (314,), of a reference image (cached by path, size and time);
+        ``rgb``: the image already decoded (uint8 (H, W, 3)), else it is read from ``path``.
 
         Raises:
             HintError: unreadable or gray image (one line naming the file).
         """
-        return self._worker.hint_cache().reference(Path(path))
+        return self._worker.hint_cache().reference(Path(path), rgb)
 
 
 class LoadModelJob(Job):

@@ -213,8 +213,13 @@ class HintCache:
             self._sessions.popitem(last=False)
         return session
 
-    def reference(self, path: Path) -> np.ndarray:
+    def reference(self, path: Path, rgb: Optional[np.ndarray] = None) -> np.ndarray:
         """float32 (314,) global hint of a reference image, kept by path, size and modification time.
+
+        Args:
+            path: the reference image file.
+            rgb: its decoded uint8 (H, W, 3) sRGB when the caller has it (saves a second decode);
+                read from ``path`` when None.
 
         Raises:
             HintError: unreadable or gray image (one line naming the file).
@@ -226,7 +231,7 @@ class HintCache:
         key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
         gh = self._references.get(key)
         if gh is None:
-            gh = global_hint(path)
+            gh = global_hint(path) if rgb is None else global_hint(rgb, name=str(path))
             self._references[key] = gh
             while len(self._references) > MAX_REFERENCE_HINTS:
                 self._references.popitem(last=False)

@@ -313,7 +313,8 @@ def global_hint_from_ab(ab: np.ndarray, lightness: np.ndarray) -> np.ndarray:
     return np.concatenate([hist, [float(sat.mean())]]).astype(np.float32)
 
 
-def global_hint(image: Union[str, Path, np.ndarray], short_side: int = 128) -> np.ndarray:
+def global_hint(image: Union[str, Path, np.ndarray], short_side: int = 128,
+                name: Optional[str] = None) -> np.ndarray:
     """The global hint (:func:`global_hint_from_ab`) of a reference color image.
 
     Args:
@@ -321,6 +322,7 @@ def global_hint(image: Union[str, Path, np.ndarray], short_side: int = 128) -> n
             reads), or uint8 (H, W, 3) sRGB.
         short_side: the image is area-resized to this short side first (the distribution, not
             detail, matters).
+        name: what the error message calls the image (default: the path, or "reference image").
 
     Returns:
         float32 (314,).
@@ -331,7 +333,7 @@ def global_hint(image: Union[str, Path, np.ndarray], short_side: int = 128) -> n
     from .color import srgb_to_lab  # skimage: loaded on first use (start-up)
     from .imageio import PageReadError, read_page  # PIL: loaded on first use (start-up)
 
-    name = str(image) if not isinstance(image, np.ndarray) else "reference image"
+    name = name or (str(image) if not isinstance(image, np.ndarray) else "reference image")
     if isinstance(image, np.ndarray):
         rgb = image
     else:

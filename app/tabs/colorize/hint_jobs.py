@@ -341,9 +341,12 @@ class ReferenceJob(Job):
 
         out = ReferenceOutcome(self.path)
         try:
-            ctx.reference_hint(self.path)
-            out.thumbnail = np.ascontiguousarray(shrink_to(read_page(self.path).rgb, self.side))
-        except (HintError, PageReadError) as e:
+            rgb = read_page(self.path).rgb
+            ctx.reference_hint(self.path, rgb)
+            out.thumbnail = np.ascontiguousarray(shrink_to(rgb, self.side))
+        except PageReadError as e:
+            out.error = f"reference {one_line(e)}"  # as HintCache.reference says it
+        except HintError as e:
             out.error = one_line(e)
         ctx.emit(out)
 

@@ -436,12 +436,19 @@ def chapter_before(colorizer, pages: list[Path], render_size: Optional[int], sco
 
 
 def gui_stall(model_path: Path, pages: list[Path], render_size: Optional[int], timeout_s: float = 900.0,
-              trace: bool = False) -> dict:
-    """Longest gap of a 10 ms QTimer on the GUI thread while the main window colorizes ``pages``.
+              trace: bool = False, train_steps: int = 0) -> dict:
+    """Longest gap of a 10 ms QTimer on the GUI thread while the main window colorizes ``pages``
+    (and then, with ``train_steps``, while its Trainer tab fine-tunes the model).
 
     The real :class:`mangacolor.app.main_window.MainWindow` (offscreen, 1280 x 800, isolated
     config and data folders), the pages added through the Colorize tab, Colorize All, and the
     clock runs until the job has finished and every page's overspill check has come back.
+
+    With ``train_steps`` the Trainer tab then fine-tunes the same model on the model worker for
+    that many steps (the starter recipe's crops: 16 of 224 px, classification loss, simulated
+    hints for a hint model) on 16 real Pepper&Carrot pages (2 more validate, at the start and half
+    way), and the clock runs again from the start until the run has ended: its numbers are under
+    ``"training"``.
 
     With ``trace`` a watchdog thread records where the GUI thread is (its Python stack) whenever
     no tick came for 50 ms: ``stalls`` lists those places, most frequent first.
@@ -572,6 +579,9 @@ def gui_stall(model_path: Path, pages: list[Path], render_size: Optional[int], t
         gui_profile = [f"{tt * 1e3:8.1f} ms own, {ct * 1e3:8.1f} ms total, {nc:5d} calls  "
                        f"{Path(fn).name}:{line} {name}" for (fn, line, name), (cc, nc, tt, ct, _) in rows[:20]
                        if name not in ("spin", "measure", "sleep")]
+    training = None
+    if train_steps:
+        training = _train_in_window(win, model_path, train_steps, tmp, measure, timeout_s)
     beat["stop"] = True
     if trace:
         import gc
@@ -590,10 +600,49 @@ def gui_stall(model_path: Path, pages: list[Path], render_size: Optional[int], t
             "worst_gaps_wall_cpu_ms": [[round(float(wall[i]), 1), round(float(cpu[i]), 1)] for i in worst],
             "idle_max_gap_ms": round(float(idle[:, 0].max()), 1),
             "idle_p99_gap_ms": round(float(np.percentile(idle[:, 0], 99)), 1),
+            **({"training": training} if training is not None else {}),
             **({"stalls": [{"where": k, "late_ms": round(v * 1e3)} for k, v in
                            sorted(stalls.items(), key=lambda kv: -kv[1])[:15]],
                 "events": [f"{t - t_busy:8.3f} s {what}" for t, what in events if t >= t_busy],
                 "gui_thread_profile": gui_profile} if trace else {})}
+
+
+def _train_in_window(win, model_path: Path, steps: int, tmp: str, measure: Callable, timeout_s: float) -> dict:
+    """:func:`gui_stall`'s training part: a short fine-tune started from the Trainer tab, timed
+    with ``measure`` (``gui_stall``'s clock) until the tab says the run has ended."""
+    from mangacolor.core.imageio import read_page, write_image
+    from mangacolor.core.resize import shrink_to
+    from mangacolor.core.training.options import build_train_config
+
+    src = sorted((SHARED / "color" / "peppercarrot").glob("*.jpg"))[::3][:18]
+    for i, f in enumerate(src):
+        write_image(Path(tmp) / ("val" if i >= 16 else "train") / f"{f.stem}.png", shrink_to(read_page(f).rgb, 512))
+    cfg = build_train_config(None, init=str(model_path), data=[str(Path(tmp) / "train")], val=str(Path(tmp) / "val"),
+                             loss="classification", size=224, scale=[240, 512], batch_size=16, max_steps=steps,
+                             val_every=max(1, steps // 2), val_size=256, device="cpu", out=str(Path(tmp) / "run"))
+    tab = win.trainer_tab
+    win.tabs.setCurrentWidget(tab)
+    from PySide6.QtWidgets import QApplication
+
+    shown = time.perf_counter() + 1.0  # the tab's first paint is the tab switch's, not the training's
+    while time.perf_counter() < shown:
+        QApplication.processEvents()
+        time.sleep(0.002)
+    ended: dict = {}
+    tab.training_ended.connect(lambda how, msg: ended.update(how=how, message=msg))
+    steps_seen: list[int] = []
+    tab.step_done.connect(lambda step, _total: steps_seen.append(step))
+    t0 = time.perf_counter()
+    if tab.start(cfg) is None:
+        return {"skipped": "the Trainer tab refused the run"}
+    busy, seconds = measure(lambda: "how" in ended, timeout_s)
+    wall, cpu = busy[:, 0], busy[:, 1]
+    return {"steps": len(steps_seen), "ended": ended.get("how"), "seconds": round(time.perf_counter() - t0, 1),
+            "crop": cfg.size, "batch_size": cfg.batch_size, "ticks": len(wall),
+            "max_gap_ms": round(float(wall.max()), 1), "p99_gap_ms": round(float(np.percentile(wall, 99)), 1),
+            "gaps_over_50ms": int((wall > 50).sum()), "max_gui_thread_cpu_ms": round(float(cpu.max()), 1),
+            "worst_gaps_wall_cpu_ms": [[round(float(w), 1), round(float(c), 1)]
+                                       for w, c in busy[np.argsort(wall)[::-1][:5]]]}
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -643,6 +692,12 @@ def print_report(r: dict) -> None:
                   f"max gap {g['max_gap_ms']} ms, p99 {g['p99_gap_ms']} ms, {g['gaps_over_50ms']} gaps over 50 ms, "
                   f"GUI-thread CPU at most {g['max_gui_thread_cpu_ms']} ms per gap (worst gaps wall/CPU "
                   f"{g['worst_gaps_wall_cpu_ms']}); the idle window: max gap {g['idle_max_gap_ms']} ms")
+            t = g.get("training")
+            if t and "skipped" not in t:
+                print(f"GUI while training: {t['steps']} steps of {t['batch_size']} crops of {t['crop']} px "
+                      f"({t['ended']}) in {t['seconds']} s; max gap {t['max_gap_ms']} ms, p99 {t['p99_gap_ms']} ms, "
+                      f"{t['gaps_over_50ms']} gaps over 50 ms, GUI-thread CPU at most {t['max_gui_thread_cpu_ms']} ms "
+                      f"per gap (worst gaps wall/CPU {t['worst_gaps_wall_cpu_ms']})")
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -656,6 +711,8 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--accuracy-images", type=int, default=12, help="validation images for the bf16 check")
     ap.add_argument("--gui-pages", type=int, default=4)
     ap.add_argument("--no-gui", action="store_true")
+    ap.add_argument("--gui-train-steps", type=int, default=8,
+                    help="then measure the GUI while the Trainer tab fine-tunes the model this many steps (0: not)")
     ap.add_argument("--gui-trace", action="store_true",
                     help="also record where the GUI thread is during each stall, garbage collections and a profile")
     ap.add_argument("--compile", action="store_true",
@@ -698,7 +755,8 @@ def main(argv: Optional[list] = None) -> int:
         if not args.no_before:
             report["chapter_before"] = chapter_before(col, pages, args.render_size)
     if not args.no_gui:
-        report["gui"] = gui_stall(model_path, pages[: args.gui_pages], args.render_size, trace=args.gui_trace)
+        report["gui"] = gui_stall(model_path, pages[: args.gui_pages], args.render_size, trace=args.gui_trace,
+                                  train_steps=args.gui_train_steps)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     try:
         report["load_average_end"] = [round(v, 2) for v in os.getloadavg()]

@@ -185,3 +185,20 @@ def test_epochs_or_steps_is_one_choice_and_one_point_plots_on_the_run_axis(qtbot
     assert step == 0
     assert "x0.001" not in label and "step" in label
     assert x0 <= 0 <= x1 and x0 > -0.1 * tab.total_steps and x1 >= tab.total_steps  # the run's own axis
+
+
+def test_plots_repaint_one_at_a_time_after_a_validation(qtbot):
+    """After a validation the PSNR and ratio plots repaint STAGGER_MS apart, not with the loss
+    plot (all three at once stalled the window for 90-150 ms under a training thread)."""
+    from mangacolor.app.tabs.trainer.plots import STAGGER_MS, TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.show()
+    plots.set_step_range(100)
+    plots.show_validations([{"step": 0, "val_loss": 3.0, "psnr": 27.0, "ssim": 0.97, "colorfulness_ratio": 0.9}])
+    assert len(plots.psnr_curve.getData()[0]) == 1 and len(plots.cf_curve.getData()[0]) == 1  # data set at once
+    assert plots.loss_plot.updatesEnabled()
+    assert not plots.psnr_plot.updatesEnabled() and not plots.ratio_plot.updatesEnabled()
+    qtbot.waitUntil(lambda: plots.psnr_plot.updatesEnabled() and plots.ratio_plot.updatesEnabled(),
+                    timeout=20 * STAGGER_MS)

@@ -7,10 +7,16 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 __all__ = ["TrainingPlots"]
+
+STAGGER_MS = 60
+"""After a validation the three plots repaint this far apart (ms): one pyqtgraph repaint of a
+plot costs 5-15 ms of GUI-thread CPU, all three at once 12-40 ms, which under a training thread
+competing for the interpreter stalled the window for 90-150 ms."""
 
 
 class TrainingPlots(QWidget):
@@ -87,3 +93,10 @@ class TrainingPlots(QWidget):
         self.psnr_curve.setData(steps, [h["psnr"] for h in history])
         self.ssim_curve.setData(steps, [h["ssim"] for h in history])
         self.cf_curve.setData(steps, [h["colorfulness_ratio"] for h in history])
+        self._stagger_repaints()
+
+    def _stagger_repaints(self) -> None:
+        """Let the loss plot repaint now and the other two :data:`STAGGER_MS` and twice that later."""
+        for i, plot in enumerate((self.psnr_plot, self.ratio_plot), 1):
+            plot.setUpdatesEnabled(False)
+            QTimer.singleShot(STAGGER_MS * i, plot, lambda plot=plot: plot.setUpdatesEnabled(True))

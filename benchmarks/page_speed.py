@@ -24,8 +24,8 @@ gives ratios to the floor measured in the same run:
    memory, no decode, encode or write), and the same chapter the way it ran before (float32
    network, scikit-image conversion);
 6. **GUI**: the longest gap of a 10 ms ``QTimer`` on the GUI thread of the main window
-   (offscreen) while the worker colorizes pages and the overspill check runs (skipped without
-   PySide6).
+   (offscreen) while the worker colorizes pages and the overspill check runs, then while the
+   Trainer tab fine-tunes the model for ``--gui-train-steps`` steps (skipped without PySide6).
 
 Pages come from ``../shared/data`` (``MANGACOLOR_SHARED_DATA`` overrides it); nothing is written
 into the repository. ``benchmarks/gpu_check.py`` reuses these functions on CUDA.

@@ -46,7 +46,7 @@ from .fileutil import atomic_write_bytes
 from .resize import shrink_to
 
 __all__ = ["HINT_FILE_VERSION", "GLOBAL_HINT_DIM", "HintError", "PointHint", "FillHint", "Hints", "load_hints",
-           "save_hints", "hints_for_page", "point_hint_maps", "global_hint", "global_hint_from_ab",
+           "save_hints", "hints_for_page", "point_hint_maps", "read_reference", "global_hint", "global_hint_from_ab",
            "simulate_point_hints", "simulate_global_hints", "sample_page_hints", "apply_fills", "fill_regions", "AB_HINT_SCALE"]
 
 #: The hint file version this module reads and writes.
@@ -313,6 +313,26 @@ def global_hint_from_ab(ab: np.ndarray, lightness: np.ndarray) -> np.ndarray:
     return np.concatenate([hist, [float(sat.mean())]]).astype(np.float32)
 
 
+def read_reference(path: Union[str, Path]) -> np.ndarray:
+    """Decode a reference color image.
+
+    Args:
+        path: any page format :func:`mangacolor.core.imageio.read_page` reads.
+
+    Returns:
+        uint8 (H, W, 3) sRGB.
+
+    Raises:
+        HintError: the file cannot be read (one line: "reference <file>: <reason>").
+    """
+    from .imageio import PageReadError, read_page  # PIL: loaded on first use (start-up)
+
+    try:
+        return read_page(Path(path)).rgb
+    except PageReadError as e:
+        raise HintError(f"reference {e}") from None
+
+
 def global_hint(image: Union[str, Path, np.ndarray], short_side: int = 128,
                 name: Optional[str] = None) -> np.ndarray:
     """The global hint (:func:`global_hint_from_ab`) of a reference color image.
@@ -331,16 +351,9 @@ def global_hint(image: Union[str, Path, np.ndarray], short_side: int = 128,
         HintError: the reference cannot be read or is gray (no color to take).
     """
     from .color import srgb_to_lab  # skimage: loaded on first use (start-up)
-    from .imageio import PageReadError, read_page  # PIL: loaded on first use (start-up)
 
     name = name or (str(image) if not isinstance(image, np.ndarray) else "reference image")
-    if isinstance(image, np.ndarray):
-        rgb = image
-    else:
-        try:
-            rgb = read_page(Path(image)).rgb
-        except PageReadError as e:
-            raise HintError(f"reference {e}") from None
+    rgb = image if isinstance(image, np.ndarray) else read_reference(image)
     lab = srgb_to_lab(shrink_to(rgb, short_side, by="short"))
     if float(np.sqrt((lab[..., 1:] ** 2).sum(-1)).mean()) < 2.0:
         raise HintError(f"{name}: the reference image is gray; a reference must be a color image")

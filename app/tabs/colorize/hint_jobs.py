@@ -335,17 +335,14 @@ class ReferenceJob(Job):
         self.path, self.side = Path(path), int(side)
 
     def run(self, ctx: JobContext) -> None:
-        from mangacolor.core.hints import HintError
-        from mangacolor.core.imageio import PageReadError, read_page
+        from mangacolor.core.hints import HintError, read_reference
         from mangacolor.core.resize import shrink_to
 
         out = ReferenceOutcome(self.path)
         try:
-            rgb = read_page(self.path).rgb
+            rgb = read_reference(self.path)
             ctx.reference_hint(self.path, rgb)
             out.thumbnail = np.ascontiguousarray(shrink_to(rgb, self.side))
-        except PageReadError as e:
-            out.error = f"reference {one_line(e)}"  # as HintCache.reference says it
         except HintError as e:
             out.error = one_line(e)
         ctx.emit(out)

@@ -5,15 +5,18 @@
 The validation split (``scripts/evaluate_model.py``) has faces and visual-novel CGs but no outdoor
 comic pages, so it cannot see a model that turns skies beige or foliage yellow. This script
 colorizes a fixed set of real B&W pages from ``../shared/data/pages`` (8 Black Jack pages, 8
-OpenMantra pages, 4 pencil sketches: every ``--stride``-th file of each folder, sorted) through the
-real page pipeline at the model's render size, each page shrunk to ``--max-side`` px first, and
+OpenMantra pages, 4 pencil sketches: the first files of each folder, sorted, and every
+``--stride``-th OpenMantra page, so that several titles are in) through the real page pipeline at the model's render size, each page shrunk to ``--max-side`` px first, and
 prints per model and per folder:
 
 - colorfulness: mean Hasler–Süsstrunk colorfulness of the output (sRGB, 0-255 scale; a gray page
   is 0);
 - blue %: share of pixels with CIE b* < -8 (sky, water, blue clothing; gray-blue included);
-- green %: share with a* < -8 and b* > -8 (foliage, green clothing);
-- warm %: share with a* > 8 or b* > 8 and chroma above 8 (skin, hair, wood, sepia casts).
+- green %: share with a* < -8 and b* >= -8 (foliage, green clothing);
+- warm %: share of the other pixels with chroma above 8 (a* >= -8, b* >= -8: skin, hair, wood,
+  sepia casts);
+
+the three classes are disjoint.
 
 These are not accuracy figures (the pages have no true colors): they show where a model moved the
 palette, e.g. a fine-tune that is better on the validation split but loses the blue of skies.
@@ -28,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mangacolor.core.color import srgb_to_lab
+from mangacolor.core.color import chroma, srgb_to_lab
 from mangacolor.core.imageio import Page, read_page, write_image
 from mangacolor.core.metrics import colorfulness
 from mangacolor.core.pipeline import Colorizer
@@ -60,11 +63,10 @@ def palette_shares(rgb: np.ndarray) -> dict:
     """
     ab = srgb_to_lab(rgb)[..., 1:]
     a, b = ab[..., 0], ab[..., 1]
-    chroma = np.hypot(a, b)
     t = CHROMA_THRESHOLD
-    return {"blue": float((b < -t).mean() * 100),
-            "green": float(((a < -t) & (b >= -t)).mean() * 100),
-            "warm": float((((a > t) | (b > t)) & (chroma > t)).mean() * 100)}
+    blue, green = b < -t, (a < -t) & (b >= -t)
+    warm = ~blue & ~green & (chroma(ab) > t)
+    return {"blue": float(blue.mean() * 100), "green": float(green.mean() * 100), "warm": float(warm.mean() * 100)}
 
 
 def main() -> None:
@@ -87,15 +89,15 @@ def main() -> None:
     for path in args.models:
         col = Colorizer.from_checkpoint(path, device="auto")
         outs = []
-        rows = {}
+        by_folder: dict = {}
         for p, page in zip(pages, inputs):
             out = col.colorize_page(page).rgb
             outs.append(out)
             folder = p.relative_to(args.pages).parts[0]
-            rows.setdefault(folder, []).append({"colorfulness": colorfulness(out), **palette_shares(out)})
+            by_folder.setdefault(folder, []).append({"colorfulness": colorfulness(out), **palette_shares(out)})
         outputs.append(outs)
-        every = [r for v in rows.values() for r in v]
-        for name, rs in [("all", every), *rows.items()]:
+        every = [r for v in by_folder.values() for r in v]
+        for name, rs in [("all", every), *by_folder.items()]:
             mean = {k: np.mean([r[k] for r in rs]) for k in rs[0]}
             print(f"{path.name:<36} {name:<10} colorfulness {mean['colorfulness']:5.1f}  blue {mean['blue']:5.2f}  "
                   f"green {mean['green']:5.2f}  warm {mean['warm']:5.2f}", flush=True)

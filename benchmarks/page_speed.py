@@ -590,14 +590,8 @@ def gui_stall(model_path: Path, pages: list[Path], render_size: Optional[int], t
     win.shutdown()
     win.close()
     app.processEvents()
-    wall, cpu = busy[:, 0], busy[:, 1]
-    worst = np.argsort(wall)[::-1][:5]
     return {"pages": len(pages), "colorized": len(state["colorized"]), "checked": len(state["analyzed"]),
-            "seconds": round(seconds, 1), "ticks": len(wall), "timer_interval_ms": 10,
-            "max_gap_ms": round(float(wall.max()), 1), "p99_gap_ms": round(float(np.percentile(wall, 99)), 1),
-            "median_gap_ms": round(float(np.median(wall)), 1), "gaps_over_50ms": int((wall > 50).sum()),
-            "max_gui_thread_cpu_ms": round(float(cpu.max()), 1),
-            "worst_gaps_wall_cpu_ms": [[round(float(wall[i]), 1), round(float(cpu[i]), 1)] for i in worst],
+            "seconds": round(seconds, 1), "timer_interval_ms": 10, **_gap_summary(busy),
             "idle_max_gap_ms": round(float(idle[:, 0].max()), 1),
             "idle_p99_gap_ms": round(float(np.percentile(idle[:, 0], 99)), 1),
             **({"training": training} if training is not None else {}),
@@ -607,9 +601,21 @@ def gui_stall(model_path: Path, pages: list[Path], render_size: Optional[int], t
                 "gui_thread_profile": gui_profile} if trace else {})}
 
 
+def _gap_summary(gaps: np.ndarray) -> dict:
+    """Figures of the timer gaps: ``gaps`` float (N, 2), wall ms and GUI-thread CPU ms between two ticks."""
+    wall, cpu = gaps[:, 0], gaps[:, 1]
+    worst = np.argsort(wall)[::-1][:5]
+    return {"ticks": len(wall), "max_gap_ms": round(float(wall.max()), 1),
+            "p99_gap_ms": round(float(np.percentile(wall, 99)), 1), "median_gap_ms": round(float(np.median(wall)), 1),
+            "gaps_over_50ms": int((wall > 50).sum()), "max_gui_thread_cpu_ms": round(float(cpu.max()), 1),
+            "worst_gaps_wall_cpu_ms": [[round(float(wall[i]), 1), round(float(cpu[i]), 1)] for i in worst]}
+
+
 def _train_in_window(win, model_path: Path, steps: int, tmp: str, measure: Callable, timeout_s: float) -> dict:
     """:func:`gui_stall`'s training part: a short fine-tune started from the Trainer tab, timed
     with ``measure`` (``gui_stall``'s clock) until the tab says the run has ended."""
+    from PySide6.QtWidgets import QApplication
+
     from mangacolor.core.imageio import read_page, write_image
     from mangacolor.core.resize import shrink_to
     from mangacolor.core.training.options import build_train_config
@@ -622,8 +628,6 @@ def _train_in_window(win, model_path: Path, steps: int, tmp: str, measure: Calla
                              val_every=max(1, steps // 2), val_size=256, device="cpu", out=str(Path(tmp) / "run"))
     tab = win.trainer_tab
     win.tabs.setCurrentWidget(tab)
-    from PySide6.QtWidgets import QApplication
-
     shown = time.perf_counter() + 1.0  # the tab's first paint is the tab switch's, not the training's
     while time.perf_counter() < shown:
         QApplication.processEvents()
@@ -635,14 +639,9 @@ def _train_in_window(win, model_path: Path, steps: int, tmp: str, measure: Calla
     t0 = time.perf_counter()
     if tab.start(cfg) is None:
         return {"skipped": "the Trainer tab refused the run"}
-    busy, seconds = measure(lambda: "how" in ended, timeout_s)
-    wall, cpu = busy[:, 0], busy[:, 1]
+    busy, _ = measure(lambda: "how" in ended, timeout_s)
     return {"steps": len(steps_seen), "ended": ended.get("how"), "seconds": round(time.perf_counter() - t0, 1),
-            "crop": cfg.size, "batch_size": cfg.batch_size, "ticks": len(wall),
-            "max_gap_ms": round(float(wall.max()), 1), "p99_gap_ms": round(float(np.percentile(wall, 99)), 1),
-            "gaps_over_50ms": int((wall > 50).sum()), "max_gui_thread_cpu_ms": round(float(cpu.max()), 1),
-            "worst_gaps_wall_cpu_ms": [[round(float(w), 1), round(float(c), 1)]
-                                       for w, c in busy[np.argsort(wall)[::-1][:5]]]}
+            "crop": cfg.size, "batch_size": cfg.batch_size, **_gap_summary(busy)}
 
 
 # ------------------------------------------------------------------------------------------ report

@@ -17,6 +17,9 @@ DESIGN.md section 6:
   :meth:`Progress.cancel` and the work stops at the next page;
 - a job that raises (unreadable model, CUDA out-of-memory, a bug) fails with a one-line message
   and the worker goes on with the next job;
+- the worker thread runs at background priority (:mod:`mangacolor.core.priority`), and so do
+  the torch threads it starts: the GUI thread gets a core first while pages are colorized or a
+  model is trained;
 - a model that cannot be loaded never unloads a working one: the previous model stays loaded and
   in use, and :attr:`ModelWorker.model_refused` says why the new one was refused.
 
@@ -443,6 +446,14 @@ class ModelWorker(QObject):
         return self._hint_cache
 
     @Slot()
+    def _lower_priority(self) -> None:
+        """In the worker thread as it starts: lower its priority (and so that of the torch
+        threads it starts) below the GUI thread's (:func:`mangacolor.core.priority.lower_thread_priority`)."""
+        from mangacolor.core.priority import lower_thread_priority
+
+        lower_thread_priority()
+
+    @Slot()
     def _drain(self) -> None:
         """Run the next queued job (one per event-loop turn, so queued calls interleave)."""
         with self._lock:
@@ -499,7 +510,10 @@ class WorkerThread(QObject):
         self.thread.setObjectName("mangacolor-model-worker")
         self.worker = ModelWorker(model_path, device, render_size, half)
         self.worker.moveToThread(self.thread)
-        self.thread.start()
+        # background priority, so the GUI thread gets a core first (core/priority.py): the
+        # scheduler's low priority where Qt sets one (Windows, macOS), the nice value on Linux
+        self.thread.started.connect(self.worker._lower_priority, Qt.ConnectionType.DirectConnection)
+        self.thread.start(QThread.Priority.LowPriority)
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel all jobs, stop the thread and wait for it (at most ``timeout_ms``).

@@ -581,6 +581,12 @@ def gui_stall(model_path: Path, pages: list[Path], render_size: Optional[int], t
                        if name not in ("spin", "measure", "sleep")]
     training = None
     if train_steps:
+        if trace:  # the training's events in the same timeline as the stalls
+            tt = win.trainer_tab
+            tt.training_started.connect(lambda _f: note("training started"))
+            tt.step_done.connect(lambda step, _n: note(f"training step {step}"))
+            tt.validated.connect(lambda step, _m: note(f"validation at step {step}"))
+            tt.preview_updated.connect(lambda step: note(f"preview at step {step}"))
         training = _train_in_window(win, model_path, train_steps, tmp, measure, timeout_s)
     beat["stop"] = True
     if trace:

@@ -6,6 +6,10 @@ Speed itself is measured in ``benchmarks/page_speed.py``, not here.
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -19,6 +23,7 @@ from mangacolor.core.device import inference_dtype, prepare_model, run_network
 from mangacolor.core.imageio import Page, read_page
 from mangacolor.core.models import build_model
 from mangacolor.core.pipeline import Colorizer
+from mangacolor.core.priority import BACKGROUND_NICE, lower_thread_priority, thread_nice
 
 STARTER = REPO / "resources" / "starter_model.safetensors"
 #: The default starter's architecture, small: timm's test network as the extractor.
@@ -184,3 +189,31 @@ def test_batch_reads_and_decodes_the_next_page_ahead(tmp_path, bw_pages, tiny_mo
     threads.clear()
     again = run_batch([src], tmp_path / "ahead", col, BatchSettings(workers=1, overspill_scores=False))
     assert again.resumed == 3 and threads == []  # finished pages are hashed, never decoded again
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_a_lowered_thread_and_the_torch_threads_it_starts_run_below_the_caller():
+    base = thread_nice()
+    if base is None or base >= BACKGROUND_NICE:
+        pytest.skip(f"this process already runs at nice {base}")
+    before = set(os.listdir("/proc/self/task"))
+    seen: dict = {}
+
+    def work():
+        seen["lowered"] = lower_thread_priority()
+        seen["nice"] = thread_nice()
+        a = torch.randn(384, 384)
+        for _ in range(4):
+            (a @ a).sum()  # torch's OpenMP team of this thread starts here
+        seen["again"] = lower_thread_priority()
+        seen["started"] = {t: os.getpriority(os.PRIO_PROCESS, int(t)) for t in set(os.listdir("/proc/self/task")) - before}
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen["lowered"] is True and seen["nice"] == BACKGROUND_NICE
+    assert seen["again"] is False  # already that low: nothing to do
+    assert seen["started"] and all(n >= BACKGROUND_NICE for n in seen["started"].values()), seen["started"]
+    assert thread_nice() == base  # the calling thread keeps its priority
+    with pytest.raises(ValueError):
+        lower_thread_priority(25)

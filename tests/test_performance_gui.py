@@ -7,6 +7,7 @@ The event-loop stall itself is measured in ``benchmarks/page_speed.py`` (timing 
 from __future__ import annotations
 
 import gc
+import sys
 
 import numpy as np
 import pytest
@@ -18,7 +19,8 @@ from PySide6.QtWidgets import QDialogButtonBox  # noqa: E402
 
 from mangacolor.app.main_window import MainWindow  # noqa: E402
 from mangacolor.app.qt_images import qimage_to_rgb  # noqa: E402
-from mangacolor.app.worker import PageOutcome, display_image  # noqa: E402
+from mangacolor.app.worker import Job, PageOutcome, display_image  # noqa: E402
+from mangacolor.core.priority import BACKGROUND_NICE, thread_nice  # noqa: E402
 from mangacolor.core.settings import load_settings  # noqa: E402
 
 TIMEOUT_MS = 60000
@@ -80,3 +82,20 @@ def test_display_image_checks_its_input():
     np.testing.assert_array_equal(qimage_to_rgb(img), rgb)
     with pytest.raises(ValueError):
         display_image(np.zeros((3, 5), np.uint8))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_the_model_worker_computes_below_the_gui_threads_priority(qtbot, window):
+    gui = thread_nice()
+    if gui is None or gui >= BACKGROUND_NICE:
+        pytest.skip(f"this process already runs at nice {gui}")
+    seen: dict = {}
+
+    class Probe(Job):
+        def run(self, ctx):
+            seen["worker"] = thread_nice()
+
+    with qtbot.waitSignal(window.worker.job_finished, timeout=TIMEOUT_MS):
+        window.worker.submit(Probe("priority probe"))
+    assert seen["worker"] == BACKGROUND_NICE
+    assert thread_nice() == gui

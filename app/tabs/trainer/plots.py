@@ -75,6 +75,7 @@ class TrainingPlots(QWidget):
             item.setXRange(0, max(1, int(total)), padding=0.02)
             item.enableAutoRange(axis="x", enable=False)
             item.enableAutoRange(axis="y", enable=True)
+        self._stagger_repaints()  # all three axes changed: one repaint of three plots at once otherwise
 
     def clear(self) -> None:
         """Empty every curve (a new run)."""

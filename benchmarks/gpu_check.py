@@ -90,13 +90,45 @@ def _carry_image(src: Path, dst: Path, short_side: int = TRAIN_SHORT_SIDE) -> No
         tmp.replace(dst)
 
 
+def carried_files(split: dict, val_images: int = VAL_IMAGES) -> tuple[list[str], list[str]]:
+    """The training and the trainer's validation files carried to the GPU machine, both from the
+    split's *training* files, so that the trainer picks its best checkpoint on images that the
+    decoding rule and the model zoo never measure (the split's validation files).
+
+    The folders of :data:`TRAIN_MAX_PER_FOLDER` are cut first (evenly over the folder); then
+    whole source groups (:func:`mangacolor.core.training.data.split_by_group`, seed 1) are held
+    out until about ``val_images`` files validate.
+
+    Args:
+        split: ``resources/starter_split.json`` read (``train_files``: paths relative to
+            ``../shared/data/color``, first component the source folder).
+
+    Returns:
+        (training files, validation files): disjoint lists of relative paths, in split order.
+    """
+    from mangacolor.core.training.data import split_by_group
+
+    per_folder: dict = {}
+    for rel in split["train_files"]:
+        per_folder.setdefault(rel.split("/")[0], []).append(rel)
+    kept = []
+    for folder, files in sorted(per_folder.items()):
+        cap = TRAIN_MAX_PER_FOLDER.get(folder)
+        if cap and len(files) > cap:  # evenly spread over the folder, deterministic
+            files = [files[round(i * len(files) / cap)] for i in range(cap)]
+        kept += files
+    _, held = split_by_group([Path(r) for r in kept], val_images / max(len(kept), 1), seed=1)
+    held_set = {p.as_posix() for p in held}
+    return [r for r in kept if r not in held_set], [r for r in kept if r in held_set]
+
+
 def prepare(data: Path = GPU_DATA, wheels: Path = WHEELS, shared: Path = SHARED) -> dict:
     """Copy the data for the GPU machine into ``data`` (about 40 MB) and download the wheels.
 
     Writes ``pages/`` (a 20-page chapter of real B&W pages: the first Black Jack pages, then
     OpenMantra), ``color/<folder>/`` (the training files of ``resources/starter_split.json``,
-    short side at most 512 px, WebP), ``val/<folder>/`` (the first validation files of the same
-    split, the same way), ``weights/`` (the MobileNetV2 ``.tflite``) and ``wheels/``. Run on the
+    short side at most 512 px, WebP), ``val/<folder>/`` (held-out groups of the same
+    training files, the same way: :func:`carried_files`), ``weights/`` (the MobileNetV2 ``.tflite``) and ``wheels/``. Run on the
     development machine (it has ``../shared`` and a package index); the folder is git-ignored and
     travels with the working tree (``carry``).
     """
@@ -109,18 +141,8 @@ def prepare(data: Path = GPU_DATA, wheels: Path = WHEELS, shared: Path = SHARED)
         (data / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(p, data / rel)
         copied += 1
-    split = json.loads((REPO / "resources" / "starter_split.json").read_text())
-    per_folder: dict = {}
-    for rel in split["train_files"]:
-        folder = rel.split("/")[0]
-        per_folder.setdefault(folder, []).append(rel)
-    train = []
-    for folder, files in sorted(per_folder.items()):
-        cap = TRAIN_MAX_PER_FOLDER.get(folder)
-        if cap and len(files) > cap:  # evenly spread over the folder, deterministic
-            files = [files[round(i * len(files) / cap)] for i in range(cap)]
-        train += files
-    for sub, files in (("color", train), ("val", split["validation_files"][:VAL_IMAGES])):
+    train, val = carried_files(json.loads((REPO / "resources" / "starter_split.json").read_text()))
+    for sub, files in (("color", train), ("val", val)):
         for rel in files:
             src = shared / "data" / "color" / rel
             if src.is_file():

@@ -198,3 +198,27 @@ def test_autoencoder_learns_and_becomes_a_frozen_extractor(shared_data, tmp_path
         read_encoder_info(tmp_path / "enc.safetensors")
     with pytest.raises(RuntimeError, match="train-autoencoder"):
         build_model({"name": "koalarization", "extractor": "conv_autoencoder", "pretrained": True})
+
+
+def test_the_gpu_recipe_validates_on_images_the_evaluation_never_sees():
+    """The trainer picks its best checkpoint on its own validation folder; the decoding rule and
+    the zoo measure the split's validation files: the two must not share an image or a group."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from conftest import REPO
+    from mangacolor.core.training.data import group_key
+
+    spec = importlib.util.spec_from_file_location("gpu_check", REPO / "benchmarks" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    split = json.loads((REPO / "resources" / "starter_split.json").read_text())
+    train, val = gpu_check.carried_files(split)
+    assert 0.5 * gpu_check.VAL_IMAGES <= len(val) <= 1.5 * gpu_check.VAL_IMAGES
+    assert not set(val) & set(split["validation_files"])
+    assert set(train) | set(val) <= set(split["train_files"]) and not set(train) & set(val)
+    assert not {group_key(Path(r)) for r in train} & {group_key(Path(r)) for r in val}
+    assert len({r.split("/")[0] for r in val}) >= 2  # more than one source validates
+    faces = [r for r in train + val if r.startswith("faces256/")]
+    assert len(faces) == gpu_check.TRAIN_MAX_PER_FOLDER["faces256"]

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: cycle) and of the layers below it, never of a layer above.
 LAYERS = [
     ("foundation", ["__init__", "errors", "paths", "fileutil", "progress", "color", "device", "metrics", "pagefile", "resize",
-                    "comicinfo", "tflite_import", "models.registry", "models.ab_bins"]),
+                    "comicinfo", "tflite_import", "priority", "models.registry", "models.ab_bins"]),
     ("files", ["applog", "settings", "archive", "imageio"]),
     ("models", ["models", "models.*", "backbones"]),
     ("model files", ["checkpoint", "library"]),

@@ -202,3 +202,19 @@ def test_plots_repaint_one_at_a_time_after_a_validation(qtbot):
     assert not plots.psnr_plot.updatesEnabled() and not plots.ratio_plot.updatesEnabled()
     qtbot.waitUntil(lambda: plots.psnr_plot.updatesEnabled() and plots.ratio_plot.updatesEnabled(),
                     timeout=20 * STAGGER_MS)
+
+
+def test_plot_titles_name_each_curve_in_its_color_and_no_legend_covers_them(qtbot):
+    """A legend box in the corner covered the SSIM curve, which sits near the top of its plot."""
+    from mangacolor.app.tabs.trainer.plots import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    for plot, curves in ((plots.loss_plot, (plots.train_curve, plots.val_curve)),
+                         (plots.ratio_plot, (plots.ssim_curve, plots.cf_curve))):
+        item = plot.getPlotItem()
+        assert item.legend is None
+        title = item.titleLabel.text
+        for curve in curves:
+            color = curve.opts["pen"].color().name()
+            assert f"color: {color}'>{curve.name()}</span>" in title, (title, color)

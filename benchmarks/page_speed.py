@@ -617,6 +617,13 @@ def _gap_summary(gaps: np.ndarray) -> dict:
             "worst_gaps_wall_cpu_ms": [[round(float(wall[i]), 1), round(float(cpu[i]), 1)] for i in worst]}
 
 
+def _gaps_text(g: dict) -> str:
+    """:func:`_gap_summary`'s figures in one line of the report."""
+    return (f"max gap {g['max_gap_ms']} ms, p99 {g['p99_gap_ms']} ms, {g['gaps_over_50ms']} gaps over 50 ms, "
+            f"GUI-thread CPU at most {g['max_gui_thread_cpu_ms']} ms per gap (worst gaps wall/CPU "
+            f"{g['worst_gaps_wall_cpu_ms']})")
+
+
 def _train_in_window(win, model_path: Path, steps: int, tmp: str, measure: Callable, timeout_s: float) -> dict:
     """:func:`gui_stall`'s training part: a short fine-tune started from the Trainer tab, timed
     with ``measure`` (``gui_stall``'s clock) until the tab says the run has ended."""
@@ -694,15 +701,11 @@ def print_report(r: dict) -> None:
             print(f"GUI: skipped ({g['skipped']})")
         else:
             print(f"GUI: {g['colorized']} pages colorized and {g['checked']} checked in {g['seconds']} s; 10 ms timer: "
-                  f"max gap {g['max_gap_ms']} ms, p99 {g['p99_gap_ms']} ms, {g['gaps_over_50ms']} gaps over 50 ms, "
-                  f"GUI-thread CPU at most {g['max_gui_thread_cpu_ms']} ms per gap (worst gaps wall/CPU "
-                  f"{g['worst_gaps_wall_cpu_ms']}); the idle window: max gap {g['idle_max_gap_ms']} ms")
+                  f"{_gaps_text(g)}; the idle window: max gap {g['idle_max_gap_ms']} ms")
             t = g.get("training")
             if t and "skipped" not in t:
                 print(f"GUI while training: {t['steps']} steps of {t['batch_size']} crops of {t['crop']} px "
-                      f"({t['ended']}) in {t['seconds']} s; max gap {t['max_gap_ms']} ms, p99 {t['p99_gap_ms']} ms, "
-                      f"{t['gaps_over_50ms']} gaps over 50 ms, GUI-thread CPU at most {t['max_gui_thread_cpu_ms']} ms "
-                      f"per gap (worst gaps wall/CPU {t['worst_gaps_wall_cpu_ms']})")
+                      f"({t['ended']}) in {t['seconds']} s; {_gaps_text(t)}")
 
 
 def main(argv: Optional[list] = None) -> int:

@@ -6,8 +6,9 @@ The validation split (``scripts/evaluate_model.py``) has faces and visual-novel 
 comic pages, so it cannot see a model that turns skies beige or foliage yellow. This script
 colorizes a fixed set of real B&W pages from ``../shared/data/pages`` (8 Black Jack pages, 8
 OpenMantra pages, 4 pencil sketches: the first files of each folder, sorted, and every
-``--stride``-th OpenMantra page, so that several titles are in) through the real page pipeline at the model's render size, each page shrunk to ``--max-side`` px first, and
-prints per model and per folder:
+``--stride``-th OpenMantra page, so that several titles are in) through the real page pipeline
+at the model's render size, each page shrunk to ``--max-side`` px first, and prints per model
+and per folder:
 
 - colorfulness: mean Hasler–Süsstrunk colorfulness of the output (sRGB, 0-255 scale; a gray page
   is 0);

@@ -6,14 +6,20 @@ weights (no network access)."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+from conftest import REPO
 from mangacolor.core.checkpoint import load_checkpoint, save_checkpoint
 from mangacolor.core.imageio import read_page
 from mangacolor.core.models import available_models, build_model
 from mangacolor.core.pipeline import Colorizer
+from mangacolor.core.training.data import group_key
 
 #: One tiny configuration per architecture (and per head / extractor kind).
 TINY = {
@@ -203,13 +209,6 @@ def test_autoencoder_learns_and_becomes_a_frozen_extractor(shared_data, tmp_path
 def test_the_gpu_recipe_validates_on_images_the_evaluation_never_sees():
     """The trainer picks its best checkpoint on its own validation folder; the decoding rule and
     the zoo measure the split's validation files: the two must not share an image or a group."""
-    import importlib.util
-    import json
-    from pathlib import Path
-
-    from conftest import REPO
-    from mangacolor.core.training.data import group_key
-
     spec = importlib.util.spec_from_file_location("gpu_check", REPO / "benchmarks" / "gpu_check.py")
     gpu_check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gpu_check)

@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 __all__ = ["TrainingPlots"]
 
 STAGGER_MS = 60
-"""After a validation the three plots repaint this far apart (ms): one pyqtgraph repaint of a
+"""After a validation, and when a run's step range is set, the three plots repaint this far
+apart (ms): one pyqtgraph repaint of a
 plot costs 5-15 ms of GUI-thread CPU, all three at once 12-40 ms, which under a training thread
 competing for the interpreter stalled the window for 90-150 ms."""
 

@@ -587,7 +587,7 @@ def gui_stall(model_path: Path, pages: list[Path], render_size: Optional[int], t
             tt.step_done.connect(lambda step, _n: note(f"training step {step}"))
             tt.validated.connect(lambda step, _m: note(f"validation at step {step}"))
             tt.preview_updated.connect(lambda step: note(f"preview at step {step}"))
-        training = _train_in_window(win, model_path, train_steps, tmp, measure, timeout_s)
+        training = _train_in_window(win, model_path, train_steps, tmp, measure, spin, timeout_s)
     beat["stop"] = True
     if trace:
         import gc
@@ -624,11 +624,11 @@ def _gaps_text(g: dict) -> str:
             f"{g['worst_gaps_wall_cpu_ms']})")
 
 
-def _train_in_window(win, model_path: Path, steps: int, tmp: str, measure: Callable, timeout_s: float) -> dict:
+def _train_in_window(win, model_path: Path, steps: int, tmp: str, measure: Callable, spin: Callable,
+                     timeout_s: float) -> dict:
     """:func:`gui_stall`'s training part: a short fine-tune started from the Trainer tab, timed
-    with ``measure`` (``gui_stall``'s clock) until the tab says the run has ended."""
-    from PySide6.QtWidgets import QApplication
-
+    with ``measure`` (``gui_stall``'s clock) until the tab says the run has ended; ``spin``
+    (``gui_stall``'s) runs the event loop meanwhile."""
     from mangacolor.core.imageio import read_page, write_image
     from mangacolor.core.resize import shrink_to
     from mangacolor.core.training.options import build_train_config
@@ -642,9 +642,7 @@ def _train_in_window(win, model_path: Path, steps: int, tmp: str, measure: Calla
     tab = win.trainer_tab
     win.tabs.setCurrentWidget(tab)
     shown = time.perf_counter() + 1.0  # the tab's first paint is the tab switch's, not the training's
-    while time.perf_counter() < shown:
-        QApplication.processEvents()
-        time.sleep(0.002)
+    spin(lambda: time.perf_counter() > shown, 2.0)
     ended: dict = {}
     tab.training_ended.connect(lambda how, msg: ended.update(how=how, message=msg))
     steps_seen: list[int] = []
